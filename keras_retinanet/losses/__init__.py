@@ -1,0 +1,5 @@
+from keras_retinanet.losses.focal_loss import FocalLoss
+from keras_retinanet.losses.positive_anchor_count import positive_anchor_count
+from keras_retinanet.losses.smooth_l1_loss import SmoothL1Loss
+
+__all__ = ["FocalLoss", "SmoothL1Loss", "positive_anchor_count"]
