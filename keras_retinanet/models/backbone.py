@@ -195,4 +195,4 @@ def build_backbone(
         if any(layer.name.startswith(p) for p in spec.stage_prefixes[:frozen_stages]):
             layer.trainable = False
     features = [tap.resolve(base) for tap in spec.taps]
-    return keras.Model(inputs=base.inputs, outputs=features, name="backbone")
+    return keras.Model(inputs=base.input, outputs=features, name="backbone")

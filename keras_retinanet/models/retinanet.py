@@ -250,6 +250,10 @@ class RetinaNet(keras.Model):
         self.box_loss = None
         self.box_loss_weight = None
 
+    def call(self, inputs, training=None, mask=None):
+        _check_images(inputs)
+        return super().call(inputs, training=training, mask=mask)
+
     # ------------------------------------------------------------------ training
 
     def compile(
@@ -294,7 +298,9 @@ class RetinaNet(keras.Model):
         Use it in a `tf.data` map to move target encoding out of the training step.
 
         Args:
-            image_size: `(height, width)` of the network input.
+            image_size: `(height, width)` of the network input (ints, scalar tensors, or
+                an int tensor whose first two entries are height and width, e.g. the
+                `[3]` image shape a `tf.data` map sees).
             boxes: float `[N, 4]` or `[B, N, 4]` in `bounding_box_format`.
             classes: int `[N]` or `[B, N]` (-1 padding, -2 crowd).
 
@@ -385,7 +391,7 @@ class RetinaNet(keras.Model):
             `{"boxes": [B, D, 4] in bounding_box_format, "scores": [B, D],
               "classes": int32 [B, D] (-1 padding), "num_detections": int32 [B]}`.
         """
-        height, width = image_size
+        height, width = image_size[0], image_size[1]
         anchors = self.anchor_generator(height, width)
         detections = self.detection_decoder(
             raw_outputs[CLASSIFICATION],
@@ -496,6 +502,17 @@ def _deserialize(obj):
     if isinstance(obj, dict):
         return keras.saving.deserialize_keras_object(obj)
     return obj
+
+
+def _check_images(images) -> None:
+    """Raises a clear error for image batches of the wrong rank or channel count."""
+    shape = tuple(images.shape)
+    if len(shape) != 4 or shape[-1] != 3:
+        hint = " For a single image add a batch axis: images[None]." if len(shape) == 3 else ""
+        raise ValueError(
+            "RetinaNet expects RGB images of shape [batch, height, width, 3]; got shape "
+            f"{shape}.{hint}"
+        )
 
 
 def _image_size(images) -> tuple:

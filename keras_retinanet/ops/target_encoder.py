@@ -64,8 +64,9 @@ class TargetEncoder:
         """Encodes targets.
 
         Args:
-            image_size: `(height, width)` of the network input in pixels (ints or
-                scalar int tensors), the size the anchors are made for.
+            image_size: `(height, width)` of the network input in pixels (ints, scalar
+                int tensors, or an int tensor `[2]` or `[3]` such as `tf.shape(image)`),
+                the size the anchors are made for.
             boxes_yxyx: float `[N, 4]` (one image) or `[B, N, 4]` (batch) ground truth,
                 `yxyx` in input-image pixels; padding rows may hold anything.
             classes: int `[N]` or `[B, N]`: class ids >= 0, `PADDING_CLASS` or
@@ -91,7 +92,7 @@ class TargetEncoder:
             boxes_yxyx = tf.identity(boxes_yxyx)
         batch_dims = boxes_yxyx.shape.rank - 2
 
-        height, width = image_size
+        height, width = image_size[0], image_size[1]
         anchors = self.anchor_generator(height, width)  # [A, 4]
         area = box_area(boxes_yxyx)
         objects = (classes >= 0) & (area > 0.0)  # [..., N]
