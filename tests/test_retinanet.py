@@ -55,6 +55,7 @@ def test_config_round_trip_every_argument():
         "backbone_weights": None,
         "backbone_frozen_batch_norm": True,
         "backbone_frozen_stages": 0,
+        "batch_norm_momentum": 0.9,
         "max_level": 6,
         "fpn_channels": 24,
         "fpn_separable": True,

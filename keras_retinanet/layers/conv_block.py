@@ -4,6 +4,16 @@ import keras
 
 # Initialisation of the paper's new conv layers: N(0, 0.01) weights, zero bias.
 HEAD_KERNEL_STDDEV = 0.01
+# Depthwise kernels of separable convs: a variance-preserving initialiser. With N(0, 0.01)
+# on both the depthwise (fan-in 9) and the pointwise kernel a separable conv would scale
+# its input by ~0.01 * 3 * 0.01 * sqrt(C), and gradients would vanish through the heads.
+DEPTHWISE_INITIALIZER = "he_normal"
+# Convs followed by a BatchNorm start He-normal too: BatchNorm removes their scale, and
+# outputs of variance ~1 keep the moving statistics (initialised to mean 0, variance 1)
+# close to the batch statistics from the first steps on.
+BATCH_NORM_CONV_INITIALIZER = "he_normal"
+# Keras' default momentum of BatchNorm moving statistics.
+DEFAULT_BATCH_NORM_MOMENTUM = 0.99
 
 
 def make_conv(
@@ -14,6 +24,7 @@ def make_conv(
     separable: bool = False,
     use_bias: bool = True,
     kernel_initializer="glorot_uniform",
+    depthwise_initializer=DEPTHWISE_INITIALIZER,
     bias_initializer="zeros",
     dtype=None,
     name: str,
@@ -27,8 +38,9 @@ def make_conv(
         separable: depthwise `kernel_size` conv followed by a pointwise 1x1 conv
             (`keras.layers.SeparableConv2D`), as in the FPN-Lite models.
         use_bias: add a bias (off when a BatchNorm follows).
-        kernel_initializer: initializer of the (pointwise) kernel; the depthwise kernel
-            of a separable conv uses the same.
+        kernel_initializer: initializer of the kernel (the pointwise kernel of a
+            separable conv).
+        depthwise_initializer: initializer of the depthwise kernel of a separable conv.
         bias_initializer: initializer of the bias.
         dtype: dtype policy (None: the global policy).
         name: layer name.
@@ -44,7 +56,7 @@ def make_conv(
             strides=strides,
             padding="same",
             use_bias=use_bias,
-            depthwise_initializer=fresh_initializer(kernel_initializer),
+            depthwise_initializer=fresh_initializer(depthwise_initializer),
             pointwise_initializer=fresh_initializer(kernel_initializer),
             bias_initializer=fresh_initializer(bias_initializer),
             dtype=dtype,

@@ -3,12 +3,11 @@
 import keras
 from keras import ops
 
-from keras_retinanet.layers.conv_block import make_conv
+from keras_retinanet.layers.conv_block import DEFAULT_BATCH_NORM_MOMENTUM, make_conv
 
 DEFAULT_CHANNELS = 256
 BACKBONE_MIN_LEVEL = 3
 BACKBONE_MAX_LEVEL = 5
-UPSAMPLING_FACTOR = 2
 
 
 @keras.saving.register_keras_serializable(package="keras_retinanet")
@@ -17,8 +16,8 @@ class FeaturePyramid(keras.layers.Layer):
 
     * lateral 1x1 convs on C3, C4, C5 to `channels`;
     * top-down path: P5' = lat5, P4' = lat4 + up2(P5'), P3' = lat3 + up2(P4') with
-      nearest-neighbour 2x upsampling (cropped to the lateral's size when the input
-      side is not a multiple of the level's stride);
+      nearest-neighbour 2x upsampling (a nearest resize to the lateral's size when the
+      input side is not a multiple of the level's stride);
     * a 3x3 conv on each merged map gives P3-P5;
     * P6 = 3x3 stride-2 conv on C5 (the paper; not on P5), P7 = 3x3 stride-2 conv on
       ReLU(P6).
@@ -43,6 +42,7 @@ class FeaturePyramid(keras.layers.Layer):
         activation: activation after each 3x3 conv of P3-P7 (None: the paper's linear
             outputs; the ReLU before P7 is always applied).
         kernel_initializer: initializer of the conv kernels.
+        batch_norm_momentum: momentum of the BatchNorm moving statistics.
     """
 
     def __init__(
@@ -53,6 +53,7 @@ class FeaturePyramid(keras.layers.Layer):
         use_batch_norm: bool = False,
         activation: str | None = None,
         kernel_initializer="glorot_uniform",
+        batch_norm_momentum: float = DEFAULT_BATCH_NORM_MOMENTUM,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -65,6 +66,7 @@ class FeaturePyramid(keras.layers.Layer):
         self.separable = bool(separable)
         self.use_batch_norm = bool(use_batch_norm)
         self.activation = activation
+        self.batch_norm_momentum = float(batch_norm_momentum)
         self.kernel_initializer = keras.initializers.serialize(
             keras.initializers.get(kernel_initializer)
         )
@@ -88,11 +90,12 @@ class FeaturePyramid(keras.layers.Layer):
             )
             if self.use_batch_norm:
                 self.output_norms.append(
-                    keras.layers.BatchNormalization(name=f"output_p{level}_bn", dtype=self.dtype_policy)
+                    keras.layers.BatchNormalization(
+                        momentum=self.batch_norm_momentum,
+                        name=f"output_p{level}_bn",
+                        dtype=self.dtype_policy,
+                    )
                 )
-        self.upsample = keras.layers.UpSampling2D(
-            UPSAMPLING_FACTOR, interpolation="nearest", dtype=self.dtype_policy, name="upsample"
-        )
         self.output_activation = keras.activations.get(activation) if activation else None
 
     def build(self, input_shapes):
@@ -119,7 +122,7 @@ class FeaturePyramid(keras.layers.Layer):
         laterals = [conv(feature) for conv, feature in zip(self.lateral_convs, features)]
         merged = [laterals[-1]]
         for lateral in reversed(laterals[:-1]):
-            merged.insert(0, lateral + _crop_like(self.upsample(merged[0]), lateral))
+            merged.insert(0, lateral + _upsample_like(merged[0], lateral))
         outputs = []
         for index, level in enumerate(self.levels):
             if level <= BACKBONE_MAX_LEVEL:
@@ -159,23 +162,23 @@ class FeaturePyramid(keras.layers.Layer):
                 "use_batch_norm": self.use_batch_norm,
                 "activation": self.activation,
                 "kernel_initializer": self.kernel_initializer,
+                "batch_norm_momentum": self.batch_norm_momentum,
             }
         )
         return config
 
 
-def _crop_like(upsampled, reference):
-    """Crops `[B, 2h, 2w, C]` to the spatial size of `reference` when they differ."""
-    up_shape, ref_shape = upsampled.shape, reference.shape
-    if (
-        up_shape[1] is not None
-        and ref_shape[1] is not None
-        and up_shape[1] == ref_shape[1]
-        and up_shape[2] == ref_shape[2]
-    ):
-        return upsampled
-    ref_dynamic = ops.shape(reference)
-    return upsampled[:, : ref_dynamic[1], : ref_dynamic[2], :]
+def _upsample_like(top, reference):
+    """Nearest-neighbour upsampling of `top` to the spatial size of `reference`.
+
+    Exactly 2x when the sizes allow (each cell repeated 2x2); a nearest resize to the
+    reference's size otherwise (input sides that are not multiples of the stride). It
+    exports to TFLite as RESIZE_NEAREST_NEIGHBOR, which the Edge TPU maps (a repeat or
+    `UpSampling2D` becomes 5-D reshapes and TILE, which it does not).
+    """
+    static = reference.shape[1:3]
+    size = static if None not in static else ops.shape(reference)[1:3]
+    return ops.image.resize(top, size, interpolation="nearest", data_format="channels_last")
 
 
 def _half(size):

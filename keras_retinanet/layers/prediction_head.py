@@ -5,7 +5,12 @@ import math
 import keras
 from keras import ops
 
-from keras_retinanet.layers.conv_block import HEAD_KERNEL_STDDEV, make_conv
+from keras_retinanet.layers.conv_block import (
+    BATCH_NORM_CONV_INITIALIZER,
+    DEFAULT_BATCH_NORM_MOMENTUM,
+    HEAD_KERNEL_STDDEV,
+    make_conv,
+)
 
 DEFAULT_CHANNELS = 256
 DEFAULT_DEPTH = 4
@@ -27,6 +32,12 @@ class PredictionHead(keras.layers.Layer):
     `-log((1 - pi) / pi)` when `prior_probability = pi` is given, so that every class
     probability starts at pi (0.01 in the paper) and the flood of easy negatives
     cannot destabilise the first iterations.
+
+    With `separable`, N(0, kernel_stddev) initialises the pointwise kernels and the
+    depthwise kernels start He-normal (see `conv_block.DEPTHWISE_INITIALIZER`). With
+    `use_batch_norm`, the hidden convs start He-normal (BatchNorm removes their scale,
+    and unit-variance outputs keep the moving statistics right from the start); the
+    final conv keeps N(0, kernel_stddev) and the prior bias.
 
     With `use_batch_norm`, each hidden conv is followed by a BatchNorm of its own per
     level (the conv weights stay shared; statistics differ per level). With
@@ -54,6 +65,7 @@ class PredictionHead(keras.layers.Layer):
         use_batch_norm: BatchNorm after each hidden conv.
         activation: activation of the hidden convs.
         kernel_stddev: standard deviation of the normal initial conv weights.
+        batch_norm_momentum: momentum of the BatchNorm moving statistics.
     """
 
     def __init__(
@@ -68,6 +80,7 @@ class PredictionHead(keras.layers.Layer):
         use_batch_norm: bool = False,
         activation: str = "relu",
         kernel_stddev: float = HEAD_KERNEL_STDDEV,
+        batch_norm_momentum: float = DEFAULT_BATCH_NORM_MOMENTUM,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -92,6 +105,7 @@ class PredictionHead(keras.layers.Layer):
         if kernel_stddev <= 0:
             raise ValueError(f"`kernel_stddev` must be > 0; got {kernel_stddev}.")
         self.kernel_stddev = float(kernel_stddev)
+        self.batch_norm_momentum = float(batch_norm_momentum)
 
         kernel_initializer = {
             "class_name": "RandomNormal",
@@ -103,7 +117,9 @@ class PredictionHead(keras.layers.Layer):
                 3,
                 separable=self.separable,
                 use_bias=not self.use_batch_norm,
-                kernel_initializer=kernel_initializer,
+                kernel_initializer=(
+                    BATCH_NORM_CONV_INITIALIZER if self.use_batch_norm else kernel_initializer
+                ),
                 dtype=self.dtype_policy,
                 name=f"conv_{index}",
             )
@@ -114,7 +130,9 @@ class PredictionHead(keras.layers.Layer):
             self.hidden_norms = [
                 [
                     keras.layers.BatchNormalization(
-                        name=f"conv_{index}_bn_level_{level}", dtype=self.dtype_policy
+                        momentum=self.batch_norm_momentum,
+                        name=f"conv_{index}_bn_level_{level}",
+                        dtype=self.dtype_policy,
                     )
                     for index in range(self.depth)
                 ]
@@ -191,6 +209,7 @@ class PredictionHead(keras.layers.Layer):
                 "use_batch_norm": self.use_batch_norm,
                 "activation": self.activation,
                 "kernel_stddev": self.kernel_stddev,
+                "batch_norm_momentum": self.batch_norm_momentum,
             }
         )
         return config

@@ -147,6 +147,7 @@ def build_backbone(
     weights: str | None = "imagenet",
     frozen_batch_norm: bool | None = None,
     frozen_stages: int | None = None,
+    batch_norm_momentum: float | None = None,
 ) -> keras.Model:
     """Builds a backbone returning `[C3, C4, C5]`.
 
@@ -162,6 +163,11 @@ def build_backbone(
         frozen_stages: number of leading stages whose weights are frozen (1: the stem,
             2: stem and conv2, ...). None: the backbone's default (2 for ResNets, as in
             Detectron; 0 for MobileNets, which do not support freezing stages).
+        batch_norm_momentum: momentum of the moving statistics of the backbone's
+            trainable BatchNorms. None keeps keras.applications' value (0.999 for the
+            MobileNets, 0.99 for ResNets); short runs from scratch need a lower one
+            (e.g. 0.99), or the moving statistics lag far behind the batch statistics
+            and inference-mode outputs are wrong.
 
     Returns:
         A `keras.Model` named "backbone" mapping normalised images `[B, H, W, 3]` to
@@ -177,6 +183,8 @@ def build_backbone(
             f"Backbone {name!r} supports frozen_stages in [0, {len(spec.stage_prefixes)}]; "
             f"got {frozen_stages}."
         )
+    if batch_norm_momentum is not None and not 0.0 <= batch_norm_momentum < 1.0:
+        raise ValueError(f"`batch_norm_momentum` must be in [0, 1); got {batch_norm_momentum}.")
     if not (weights is None or isinstance(weights, str)):
         raise ValueError(
             f"`backbone_weights` must be None, 'imagenet' or a file path; got {weights!r}."
@@ -190,8 +198,11 @@ def build_backbone(
         **spec.constructor_kwargs,
     )
     for layer in base.layers:
-        if frozen_batch_norm and isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
+        if isinstance(layer, keras.layers.BatchNormalization):
+            if frozen_batch_norm:
+                layer.trainable = False
+            if batch_norm_momentum is not None:
+                layer.momentum = batch_norm_momentum
         if any(layer.name.startswith(p) for p in spec.stage_prefixes[:frozen_stages]):
             layer.trainable = False
     features = [tap.resolve(base) for tap in spec.taps]

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import keras
 import tensorflow as tf
 
+from keras_retinanet.layers.conv_block import DEFAULT_BATCH_NORM_MOMENTUM
 from keras_retinanet.layers.feature_pyramid import FeaturePyramid
 from keras_retinanet.layers.image_normalization import ImageNormalization
 from keras_retinanet.layers.prediction_head import PredictionHead
@@ -97,6 +98,11 @@ class RetinaNet(keras.Model):
             default, True for ResNets as in the paper, False for MobileNets).
         backbone_frozen_stages: leading backbone stages with frozen weights (None: the
             backbone's default, 2 for ResNets (stem + conv2, Detectron), 0 otherwise).
+        batch_norm_momentum: momentum of the moving statistics of every trainable
+            BatchNorm (backbone, FPN-Lite, heads). None keeps the layers' own defaults
+            (keras.applications: 0.999 for MobileNets, 0.99 for ResNets; ours 0.99).
+            Short runs from scratch need a lower value (e.g. 0.9), or the moving
+            statistics lag behind the weights and inference-mode outputs are wrong.
         max_level: highest pyramid level: 7 (P3-P7, the paper), 6 or 5.
         fpn_channels: FPN width (256 in the paper).
         fpn_separable: depthwise-separable FPN convs (FPN-Lite).
@@ -126,6 +132,7 @@ class RetinaNet(keras.Model):
         backbone_weights: str | None = "imagenet",
         backbone_frozen_batch_norm: bool | None = None,
         backbone_frozen_stages: int | None = None,
+        batch_norm_momentum: float | None = None,
         max_level: int = DEFAULT_MAX_LEVEL,
         fpn_channels: int = 256,
         fpn_separable: bool = False,
@@ -179,6 +186,7 @@ class RetinaNet(keras.Model):
             weights=backbone_weights,
             frozen_batch_norm=backbone_frozen_batch_norm,
             frozen_stages=backbone_frozen_stages,
+            batch_norm_momentum=batch_norm_momentum,
         )
         pyramid = FeaturePyramid(
             channels=fpn_channels,
@@ -186,6 +194,7 @@ class RetinaNet(keras.Model):
             separable=fpn_separable,
             use_batch_norm=fpn_batch_norm,
             activation=fpn_activation,
+            batch_norm_momentum=_or_default(batch_norm_momentum, DEFAULT_BATCH_NORM_MOMENTUM),
             name="feature_pyramid",
         )(backbone_model(normalized))
         head_args = {
@@ -196,6 +205,7 @@ class RetinaNet(keras.Model):
             "separable": head_separable,
             "use_batch_norm": head_batch_norm,
             "activation": head_activation,
+            "batch_norm_momentum": _or_default(batch_norm_momentum, DEFAULT_BATCH_NORM_MOMENTUM),
         }
         class_logits = PredictionHead(
             outputs_per_anchor=num_classes,
@@ -219,6 +229,7 @@ class RetinaNet(keras.Model):
         self.backbone_weights = backbone_weights
         self.backbone_frozen_batch_norm = backbone_frozen_batch_norm
         self.backbone_frozen_stages = backbone_frozen_stages
+        self.batch_norm_momentum = batch_norm_momentum
         self.max_level = max_level
         self.fpn_channels = fpn_channels
         self.fpn_separable = fpn_separable
@@ -447,6 +458,7 @@ class RetinaNet(keras.Model):
             "backbone_weights": self.backbone_weights,
             "backbone_frozen_batch_norm": self.backbone_frozen_batch_norm,
             "backbone_frozen_stages": self.backbone_frozen_stages,
+            "batch_norm_momentum": self.batch_norm_momentum,
             "max_level": self.max_level,
             "fpn_channels": self.fpn_channels,
             "fpn_separable": self.fpn_separable,
@@ -495,6 +507,10 @@ class RetinaNet(keras.Model):
         self.compile(**config)
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+
+def _or_default(value, default):
+    return default if value is None else value
 
 
 def _deserialize(obj):

@@ -25,10 +25,15 @@ class DetectionDecoder:
     1. On each pyramid level, keep the `pre_nms_top_k` highest-scoring (anchor, class)
        pairs, then drop those with a score <= `score_threshold`. The top-k runs on the
        logits (sigmoid is monotonic), so only kept pairs pay for sigmoid and decoding.
-    2. Decode the kept boxes with the model's `BoxCoder` and clip them to the image.
+    2. Decode the kept boxes with the model's `BoxCoder`.
     3. Merge the levels and run non-maximum suppression at `nms_iou_threshold`,
        separately per class (`class_wise_nms=True`, the paper's) or across classes,
        keeping at most `max_detections` per image, sorted by score.
+    4. Clip the kept boxes to the image.
+
+    NMS runs on the unclipped boxes, as in LiteRT's `TFLite_Detection_PostProcess`,
+    so an exported model suppresses exactly the same boxes (with at most
+    `pre_nms_top_k` candidates per level, a limit the LiteRT op does not have).
 
     The NMS is LiteRT's/TensorFlow's greedy kernel on at most
     `num_levels * pre_nms_top_k` candidates per image, which is cheap whether many or
@@ -115,7 +120,7 @@ class DetectionDecoder:
         height = tf.cast(image_size[0], tf.float32)
         width = tf.cast(image_size[1], tf.float32)
         limits = tf.stack([height, width, height, width])
-        boxes = tf.clip_by_value(box_coder.decode(deltas, anchors), 0.0, limits)
+        boxes = box_coder.decode(deltas, anchors)  # unclipped, as LiteRT's op sees them
 
         nms_boxes = boxes / tf.maximum(height, width)
         if self.class_wise_nms:
@@ -143,7 +148,7 @@ class DetectionDecoder:
             ),
         )
         valid = tf.range(self.max_detections)[tf.newaxis, :] < num_detections[:, tf.newaxis]
-        out_boxes = tf.gather(boxes, selected, batch_dims=1)
+        out_boxes = tf.clip_by_value(tf.gather(boxes, selected, batch_dims=1), 0.0, limits)
         out_scores = tf.gather(scores, selected, batch_dims=1)
         out_classes = tf.gather(classes, selected, batch_dims=1)
         return {
