@@ -1,0 +1,202 @@
+"""The tflite/ command-line scripts: --help and a smoke run of each on a tiny model."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import PIL.Image
+import pytest
+from test_tflite_exporter import (
+    TINY_CLASS_NAMES,
+    TINY_SIZE,
+    artifacts_dir,
+    calibration_scenes,
+    synthetic_scenes,
+    tiny_export,
+    trained_tiny_model,
+)
+
+from keras_retinanet.export import OUTPUT_NAMES
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS_DIR = os.path.join(REPO_ROOT, "tflite")
+SCRIPTS = ("export.py", "evaluate.py", "benchmark.py", "detect.py")
+# A script run (TensorFlow import included) must finish well within this.
+TIMEOUT_S = 300
+
+
+def run_script(name: str, *arguments: str) -> subprocess.CompletedProcess:
+    """Runs `python tflite/<name> arguments...` with the repository importable."""
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [REPO_ROOT, *filter(None, [environment.get("PYTHONPATH")])]
+    )
+    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return subprocess.run(
+        [sys.executable, os.path.join(SCRIPTS_DIR, name), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        env=environment,
+        cwd=REPO_ROOT,
+        check=False,
+    )
+
+
+def _ok(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help(script):
+    output = _ok(run_script(script, "--help"))
+    assert output.startswith("usage:")
+
+
+@pytest.fixture(scope="module")
+def keras_model_path():
+    path = os.path.join(artifacts_dir(), "tiny.keras")
+    if not os.path.exists(path):
+        trained_tiny_model().save(path)
+    return path
+
+
+def test_export_int8_with_calibration_images(keras_model_path, tmp_path):
+    calibration = tmp_path / "calibration"
+    calibration.mkdir()
+    for index, image in enumerate(calibration_scenes()[:4]):
+        PIL.Image.fromarray(image).save(calibration / f"{index}.png")
+    out = tmp_path / "m_int8.tflite"
+    report_json = tmp_path / "report.json"
+    output = _ok(
+        run_script(
+            "export.py",
+            "--model",
+            keras_model_path,
+            "--size",
+            str(TINY_SIZE),
+            "--quantize",
+            "int8",
+            "--calibration-data",
+            f"images:{calibration}",
+            "--num-calibration-images",
+            "3",
+            "--out",
+            str(out),
+            "--report-json",
+            str(report_json),
+        )
+    )
+    assert "int8, input 128x128, 2 classes" in output
+    assert "calibrated on 3 images" in output
+    assert "layers kept in float: none" in output
+    assert "Edge TPU readiness:" in output
+    assert out.exists() and (tmp_path / "m_int8.labels.txt").exists()
+    report = json.loads(report_json.read_text())
+    assert report["quantization"] == "int8"
+    assert [o["name"] for o in report["outputs"]] == list(OUTPUT_NAMES)
+    assert report["inputs"][0]["dtype"] == "uint8"
+
+
+def test_export_reports_errors(keras_model_path, tmp_path):
+    result = run_script(
+        "export.py",
+        "--model",
+        keras_model_path,
+        "--quantize",
+        "int8",
+        "--out",
+        str(tmp_path / "x.tflite"),
+    )
+    assert result.returncode == 2
+    assert "--quantize int8 needs --calibration-data" in result.stderr
+    assert not (tmp_path / "x.tflite").exists()
+    # Errors of the library (here: labels that do not match the model) exit with 1.
+    labels = tmp_path / "labels.txt"
+    labels.write_text("a\nb\nc\n")
+    result = run_script(
+        "export.py",
+        "--model",
+        keras_model_path,
+        "--size",
+        str(TINY_SIZE),
+        "--labels",
+        str(labels),
+        "--out",
+        str(tmp_path / "x.tflite"),
+    )
+    assert result.returncode == 1
+    assert "error: 3 labels given but the model has num_classes=2" in result.stderr
+
+
+def test_evaluate(keras_model_path, tmp_path):
+    path, _ = tiny_export("float32")
+    metrics_json = tmp_path / "metrics.json"
+    output = _ok(
+        run_script(
+            "evaluate.py",
+            path,
+            "--data",
+            f"shapes:4:{TINY_SIZE}",
+            "--compare-keras",
+            keras_model_path,
+            "--json",
+            str(metrics_json),
+        )
+    )
+    assert "tflite" in output and "keras" in output
+    metrics = json.loads(metrics_json.read_text())
+    assert set(metrics) == {"tflite", "keras"}
+    assert -1.0 <= metrics["tflite"]["AP"] <= 1.0
+    # The float .tflite and the Keras model see the same letterboxed pixels.
+    assert metrics["tflite"]["AP50"] == pytest.approx(metrics["keras"]["AP50"], abs=0.05)
+
+
+def test_benchmark(tmp_path):
+    float_path, _ = tiny_export("float32")
+    int8_path, _ = tiny_export("int8")
+    results_json = tmp_path / "bench.json"
+    output = _ok(
+        run_script(
+            "benchmark.py",
+            float_path,
+            int8_path,
+            "--threads",
+            "1",
+            "2",
+            "--runs",
+            "3",
+            "--warmup",
+            "1",
+            "--json",
+            str(results_json),
+        )
+    )
+    assert "median ms" in output and "p90 ms" in output
+    rows = json.loads(results_json.read_text())
+    assert [(os.path.basename(r["model"]), r["threads"]) for r in rows] == [
+        ("tiny_float32.tflite", 1),
+        ("tiny_float32.tflite", 2),
+        ("tiny_int8.tflite", 1),
+        ("tiny_int8.tflite", 2),
+    ]
+    assert all(r["median_ms"] > 0 and r["p90_ms"] >= r["median_ms"] for r in rows)
+    assert rows[0]["size_bytes"] > rows[2]["size_bytes"]  # int8 is smaller
+
+
+def test_detect_draws_labelled_boxes(tmp_path):
+    path, _ = tiny_export("int8")
+    images, _, _ = synthetic_scenes()
+    image_path = tmp_path / "scene.png"
+    PIL.Image.fromarray(images[0]).save(image_path)
+    drawn = tmp_path / "drawn.png"
+    output = _ok(run_script("detect.py", path, str(image_path), "--out", str(drawn)))
+    assert "(CPU)" in output
+    assert any(name in output for name in TINY_CLASS_NAMES)
+    with PIL.Image.open(drawn) as result:
+        pixels = np.asarray(result.convert("RGB"))
+    assert pixels.shape == images[0].shape
+    assert not np.array_equal(pixels, images[0])  # boxes were drawn
