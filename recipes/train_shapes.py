@@ -1,0 +1,23 @@
+"""Train a small RetinaNet on generated shapes: CPU minutes, no download.
+
+The recipe (its config as a short override of `TrainConfig`) lives in
+`keras_retinanet/training/recipes/shapes.py`; this script is `retinanet-train shapes`.
+Every config value is a flag: `python recipes/train_shapes.py --help` (with the package
+installed, e.g. `pip install -e .`), or `python -m recipes.train_shapes --help` from the
+repository root.
+"""
+
+import sys
+
+from keras_retinanet.cli.train import main as train_main
+
+RECIPE = "shapes"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the shapes recipe with the given flags (default: the command line)."""
+    return train_main([RECIPE, *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
