@@ -1,4 +1,4 @@
-"""keras-retinanet: RetinaNet for Keras 3 on TensorFlow, trained with model.fit, exported to int8 TFLite."""
+"""keras-retinanet: RetinaNet for Keras 3 on TensorFlow, exported to int8 TFLite."""
 
 import pathlib
 
@@ -33,7 +33,14 @@ setup(
         # tensorflow~=2.20 and pulls tf_keras, so it never belongs to the core.
         "peers": ["keras-hub>=0.32,<0.33", "tf-models-official>=2.20,<2.21"],
     },
-    entry_points={"console_scripts": []},
+    entry_points={
+        "console_scripts": [
+            "retinanet-train=keras_retinanet.cli.train:main",
+            "retinanet-evaluate=keras_retinanet.cli.evaluate:main",
+            "retinanet-predict=keras_retinanet.cli.predict:main",
+            "retinanet-debug=keras_retinanet.cli.debug:main",
+        ]
+    },
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

@@ -66,9 +66,7 @@ class ModelPreset:
 
 
 def _paper(name: str, backbone: str, image_size: int | None, description: str) -> ModelPreset:
-    return ModelPreset(
-        name=name, backbone=backbone, image_size=image_size, description=description
-    )
+    return ModelPreset(name=name, backbone=backbone, image_size=image_size, description=description)
 
 
 def _lite(name: str, backbone: str, image_size: int, description: str) -> ModelPreset:
@@ -111,6 +109,20 @@ PRESETS: dict[str, ModelPreset] = {
             "mobilenetv2_035",
             320,
             "MobileNetV2 width 0.35 FPN-Lite 320: the smallest, CPU-trainable in minutes.",
+        ),
+        ModelPreset(
+            name="retinanet_mobilenetv2_035_fpn_128",
+            backbone="mobilenetv2_035",
+            image_size=128,
+            max_level=6,
+            fpn_channels=64,
+            head_channels=64,
+            head_depth=2,
+            head_batch_norm=True,
+            description=(
+                "MobileNetV2-0.35 with a 64-channel FPN and BatchNorm heads at 128 px: the "
+                "fastest to train from scratch on a CPU (the demo and the shapes recipe)."
+            ),
         ),
         _lite(
             "retinanet_mobilenetv3_small_fpnlite_320",

@@ -27,10 +27,17 @@ def test_aspect_ratio_and_scale_order_golden():
     # Ratio 2 (height / width) at size 32: h = 32 * sqrt(2) = 45.2548,
     # w = 32 / sqrt(2) = 22.6274; scale 2 doubles both. Per cell the order is
     # scale-major: (s=1, r=0.5), (s=1, r=2), (s=2, r=0.5), (s=2, r=2).
-    generator = AnchorGenerator(strides=[32], sizes=[32], scales=[1.0, 2.0], aspect_ratios=[0.5, 2.0])
+    generator = AnchorGenerator(
+        strides=[32], sizes=[32], scales=[1.0, 2.0], aspect_ratios=[0.5, 2.0]
+    )
     anchors = generator(32, 32).numpy()  # one cell, centre (16, 16)
     root2 = math.sqrt(2.0)
-    shapes = [(32 / root2, 32 * root2), (32 * root2, 32 / root2), (64 / root2, 64 * root2), (64 * root2, 64 / root2)]
+    shapes = [
+        (32 / root2, 32 * root2),
+        (32 * root2, 32 / root2),
+        (64 / root2, 64 * root2),
+        (64 * root2, 64 / root2),
+    ]
     expected = [[16 - h / 2, 16 - w / 2, 16 + h / 2, 16 + w / 2] for h, w in shapes]
     np.testing.assert_allclose(anchors, expected, atol=1e-4)
     # The ratio-2 anchor at scale 1 is [16 - 22.627, 16 - 11.314, 16 + 22.627, 16 + 11.314].
@@ -54,7 +61,9 @@ def test_paper_defaults_sizes_and_areas():
     for level, count in enumerate(sizes):
         level_anchors = anchors[start : start + count]
         start += count
-        areas = (level_anchors[:, 2] - level_anchors[:, 0]) * (level_anchors[:, 3] - level_anchors[:, 1])
+        areas = (level_anchors[:, 2] - level_anchors[:, 0]) * (
+            level_anchors[:, 3] - level_anchors[:, 1]
+        )
         base = 32 * 2**level
         # Areas are (base * scale)^2 for the scales 2^0, 2^(1/3), 2^(2/3), whatever the ratio.
         expected = np.array([(base * 2 ** (i / 3)) ** 2 for i in range(3)])

@@ -32,7 +32,9 @@ def test_resnet_defaults_freeze_batch_norm_and_stem_and_conv2():
     backbone = build_backbone("resnet50", weights=None)
     layers = {layer.name: layer for layer in backbone.layers}
     assert not any(
-        layer.trainable for layer in backbone.layers if isinstance(layer, keras.layers.BatchNormalization)
+        layer.trainable
+        for layer in backbone.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
     )
     assert not layers["conv1_conv"].trainable
     assert not layers["conv2_block1_1_conv"].trainable
@@ -73,5 +75,12 @@ def test_errors():
 
 
 def test_registry_lists_the_issue_backbones():
-    for name in ("resnet50", "resnet101", "resnet152", "mobilenetv2", "mobilenetv3small", "mobilenetv3large"):
+    for name in (
+        "resnet50",
+        "resnet101",
+        "resnet152",
+        "mobilenetv2",
+        "mobilenetv3small",
+        "mobilenetv3large",
+    ):
         assert name in BACKBONES

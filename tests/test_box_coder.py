@@ -15,15 +15,15 @@ def test_encode_golden():
     deltas = BoxCoder().encode(tf.constant(box), tf.constant(anchor)).numpy()
     # ty = (52 - 50) / 20 * 10 = 1; tx = (46 - 50) / 40 * 10 = -1;
     # th = log(40 / 20) * 5 = 3.4657; tw = log(20 / 40) * 5 = -3.4657.
-    np.testing.assert_allclose(
-        deltas, [[1.0, -1.0, 5 * math.log(2), -5 * math.log(2)]], rtol=1e-6
-    )
+    np.testing.assert_allclose(deltas, [[1.0, -1.0, 5 * math.log(2), -5 * math.log(2)]], rtol=1e-6)
 
 
 def test_round_trip_batched():
     rng = np.random.default_rng(0)
     anchors = rng.uniform(0, 200, (50, 2))
-    anchors = np.concatenate([anchors, anchors + rng.uniform(5, 100, (50, 2))], -1).astype("float32")
+    anchors = np.concatenate([anchors, anchors + rng.uniform(5, 100, (50, 2))], -1).astype(
+        "float32"
+    )
     boxes = rng.uniform(0, 200, (3, 50, 2))
     boxes = np.concatenate([boxes, boxes + rng.uniform(1, 300, (3, 50, 2))], -1).astype("float32")
     coder = BoxCoder()
@@ -52,7 +52,9 @@ def test_decode_matches_tflite_op_formula():
     w = math.exp(deltas[0, 3] / scales[3]) * wa
     anchors = np.array([[ya - ha / 2, xa - wa / 2, ya + ha / 2, xa + wa / 2]], "float32")
     decoded = BoxCoder(scales).decode(deltas, anchors).numpy()
-    np.testing.assert_allclose(decoded, [[yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2]], rtol=1e-5)
+    np.testing.assert_allclose(
+        decoded, [[yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2]], rtol=1e-5
+    )
 
 
 def test_config_round_trip():
@@ -61,7 +63,9 @@ def test_config_round_trip():
     assert assert_config_round_trip(coder, args) == coder
 
 
-@pytest.mark.parametrize("kwargs", [{"scale_factors": (1, 1, 1)}, {"scale_factors": (1, 1, 0, 1)}, {"max_log_scale": 0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"scale_factors": (1, 1, 1)}, {"scale_factors": (1, 1, 0, 1)}, {"max_log_scale": 0}]
+)
 def test_invalid_arguments(kwargs):
     with pytest.raises(ValueError):
         BoxCoder(**kwargs)

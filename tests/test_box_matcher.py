@@ -10,7 +10,7 @@ from keras_retinanet.ops.box_matcher import (
     BoxMatcher,
 )
 
-P, N, I = MATCH_POSITIVE, MATCH_NEGATIVE, MATCH_IGNORE
+P, N, I = MATCH_POSITIVE, MATCH_NEGATIVE, MATCH_IGNORE  # noqa: E741
 
 
 def match(iou, valid, **kwargs):

@@ -21,7 +21,7 @@ def logit(p):
 def decode(logits, deltas=None, **kwargs):
     logits = np.asarray(logits, "float32")
     if deltas is None:
-        deltas = np.zeros(logits.shape[:2] + (4,), "float32")
+        deltas = np.zeros((*logits.shape[:2], 4), "float32")
     return {
         k: v.numpy()
         for k, v in DetectionDecoder(**kwargs)(
@@ -45,7 +45,9 @@ def test_class_wise_nms_golden():
     np.testing.assert_allclose(out["scores"][0, :4], [0.95, 0.88, 0.73, 0.50], rtol=1e-5)
     assert out["classes"][0, :4].tolist() == [0, 1, 1, 1]
     np.testing.assert_allclose(
-        out["boxes"][0, :4], [[0, 0, 64, 64], [0, 0, 32, 32], [0, 32, 32, 64], [0, 0, 64, 64]], atol=1e-4
+        out["boxes"][0, :4],
+        [[0, 0, 64, 64], [0, 0, 32, 32], [0, 32, 32, 64], [0, 0, 64, 64]],
+        atol=1e-4,
     )
     # Padding rows.
     assert out["classes"][0, 4:].tolist() == [-1] * 96
@@ -129,7 +131,9 @@ def test_config_round_trip():
     assert assert_config_round_trip(decoder, args) == decoder
 
 
-@pytest.mark.parametrize("kwargs", [{"pre_nms_top_k": 0}, {"score_threshold": 1.0}, {"nms_iou_threshold": 0.0}])
+@pytest.mark.parametrize(
+    "kwargs", [{"pre_nms_top_k": 0}, {"score_threshold": 1.0}, {"nms_iou_threshold": 0.0}]
+)
 def test_invalid_arguments(kwargs):
     with pytest.raises(ValueError):
         DetectionDecoder(**kwargs)

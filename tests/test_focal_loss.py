@@ -21,7 +21,8 @@ def reference_focal(targets_onehot, logits, alpha, gamma):
 
 
 def test_hand_computed_values_at_zero_logit():
-    # p = 0.5. Positive: 0.25 * 0.5^2 * log 2 = 0.0433217; negative: 0.75 * 0.25 * log 2 = 0.1299651.
+    # p = 0.5. Positive: 0.25 * 0.5^2 * log 2 = 0.0433217;
+    # negative: 0.75 * 0.25 * log 2 = 0.1299651.
     loss = FocalLoss()
     positive = loss(np.array([[0]]), np.zeros((1, 1, 1), "float32")).numpy()
     negative = loss(np.array([[BG]]), np.zeros((1, 1, 1), "float32")).numpy()
@@ -52,7 +53,9 @@ def test_ignored_anchors_contribute_nothing():
 def test_no_positive_anchor_normaliser_is_one():
     targets = np.array([[BG, BG]])
     logits = np.zeros((1, 2, 1), "float32")
-    np.testing.assert_allclose(FocalLoss()(targets, logits).numpy(), 2 * 0.75 * 0.25 * math.log(2), rtol=1e-6)
+    np.testing.assert_allclose(
+        FocalLoss()(targets, logits).numpy(), 2 * 0.75 * 0.25 * math.log(2), rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("gamma", [0.0, 2.0])

@@ -16,9 +16,13 @@ def test_iou_golden():
             [5.0, 5.0, 5.0, 9.0],  # zero height: 0
         ]
     )
-    np.testing.assert_allclose(pairwise_iou(boxes1, boxes2), [[1.0, 1 / 3, 0.0, 0.04, 0.0]], rtol=1e-6)
+    np.testing.assert_allclose(
+        pairwise_iou(boxes1, boxes2), [[1.0, 1 / 3, 0.0, 0.04, 0.0]], rtol=1e-6
+    )
     # Intersection over the first box's area: 100/100, 50/100, 0, 4/100, 0.
-    np.testing.assert_allclose(pairwise_ioa(boxes1, boxes2), [[1.0, 0.5, 0.0, 0.04, 0.0]], rtol=1e-6)
+    np.testing.assert_allclose(
+        pairwise_ioa(boxes1, boxes2), [[1.0, 0.5, 0.0, 0.04, 0.0]], rtol=1e-6
+    )
 
 
 def test_degenerate_pair_is_zero_not_nan():

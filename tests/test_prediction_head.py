@@ -61,8 +61,13 @@ def test_anchor_order_matches_reshape():
 
 def test_lite_head_with_per_level_batch_norm():
     head = PredictionHead(
-        num_anchors=9, outputs_per_anchor=4, channels=16, depth=2, separable=True,
-        use_batch_norm=True, activation="relu6",
+        num_anchors=9,
+        outputs_per_anchor=4,
+        channels=16,
+        depth=2,
+        separable=True,
+        use_batch_norm=True,
+        activation="relu6",
     )
     out = head(pyramid(), training=True)
     assert out.shape == (2, 341 * 9, 4) and out.dtype == tf.float32
@@ -70,7 +75,14 @@ def test_lite_head_with_per_level_batch_norm():
 
 
 def test_mixed_precision_outputs_float32():
-    head = PredictionHead(num_anchors=1, outputs_per_anchor=2, channels=4, depth=1, num_levels=1, dtype="mixed_bfloat16")
+    head = PredictionHead(
+        num_anchors=1,
+        outputs_per_anchor=2,
+        channels=4,
+        depth=1,
+        num_levels=1,
+        dtype="mixed_bfloat16",
+    )
     out = head([tf.ones((1, 2, 2, 3))])
     assert out.dtype == tf.float32
     assert head.output_conv.compute_dtype == "bfloat16"

@@ -181,7 +181,7 @@ def test_debug_prints_the_coverage_table(trained_run, capsys):
     model = os.path.join(trained_run, "last.keras")
     assert debug.main(["--model", model, *EVAL_DATA_FLAGS, "--worst", "2"]) == 0
     text = capsys.readouterr().out
-    assert "anchors: sizes 16, 32, 64, 128, 256 on strides 8, 16, 32, 64, 128" in text
+    assert "anchors: sizes 16, 32, 64, 128 on strides 8, 16, 32, 64;" in text
     assert "size (px)" in text and "low-quality only" in text
     assert "4 images" in text
     assert debug.main(["--recipe", "shapes", "--max-images", "3", "--worst", "0"]) == 0

@@ -25,7 +25,10 @@ def batch(size=128):
     images = rng.uniform(0, 255, (2, size, size, 3)).astype("float32")
     y = {
         "boxes": np.array(
-            [[[10, 12, 60, 50], [70, 64, 120, 126], [-1, -1, -1, -1]], [[30, 40, 100, 120], [-1] * 4, [-1] * 4]],
+            [
+                [[10, 12, 60, 50], [70, 64, 120, 126], [-1, -1, -1, -1]],
+                [[30, 40, 100, 120], [-1] * 4, [-1] * 4],
+            ],
             "float32",
         ),
         "classes": np.array([[0, 2, -1], [1, -1, -1]], "int32"),
@@ -130,7 +133,9 @@ def test_pre_encoded_targets_give_the_same_loss():
     images, y = batch()
     raw = model.evaluate(images, y, verbose=0, return_dict=True)
     encoded = model.encode_targets((128, 128), y["boxes"], y["classes"])
-    pre = model.evaluate(images, {k: v.numpy() for k, v in encoded.items()}, verbose=0, return_dict=True)
+    pre = model.evaluate(
+        images, {k: v.numpy() for k, v in encoded.items()}, verbose=0, return_dict=True
+    )
     for key in raw:
         assert pre[key] == pytest.approx(raw[key], rel=1e-6)
     # Per-sample encoding (as in a tf.data map) equals the batch encoding.
@@ -151,7 +156,9 @@ def test_bounding_box_formats(box_format):
         y["boxes"], source="yxyx", target=box_format, height=128, width=128
     )
     converted = np.where(y["classes"][..., None] >= 0, np.asarray(converted), -1.0)
-    got = model.evaluate(images, {"boxes": converted, "classes": y["classes"]}, verbose=0, return_dict=True)
+    got = model.evaluate(
+        images, {"boxes": converted, "classes": y["classes"]}, verbose=0, return_dict=True
+    )
     assert got["loss"] == pytest.approx(expected["loss"], rel=1e-5)
 
 

@@ -32,7 +32,12 @@ def test_ignore_band_and_low_quality_match():
     strict = four_anchor_encoder(box_matcher=BoxMatcher(allow_low_quality_matches=False))
     assert strict((64, 64), box, cls)["class_targets"].numpy().tolist() == [IG, BG, BG, BG]
     # By default a box's best anchor is a positive however low its IoU.
-    assert four_anchor_encoder()((64, 64), box, cls)["class_targets"].numpy().tolist() == [1, BG, BG, BG]
+    assert four_anchor_encoder()((64, 64), box, cls)["class_targets"].numpy().tolist() == [
+        1,
+        BG,
+        BG,
+        BG,
+    ]
 
 
 def test_crowd_padding_and_degenerate_boxes():
@@ -63,7 +68,9 @@ def test_batch_equals_single_in_graph_mode():
     boxes = np.concatenate([corners, corners + rng.uniform(8, 80, (2, 6, 2))], -1).astype("float32")
     classes = rng.integers(-1, 4, (2, 6)).astype("int32")
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, 4]), tf.TensorSpec([None, None], tf.int32)])
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None, 4]), tf.TensorSpec([None, None], tf.int32)]
+    )
     def encode_batch(b, c):
         return encoder((128, 128), b, c)
 
@@ -85,7 +92,9 @@ def test_positive_targets_decode_to_their_boxes():
     for cls in (0, 1):
         positives = decoded[class_targets == cls]
         assert len(positives) >= 1  # every object has at least one anchor
-        np.testing.assert_allclose(positives, np.repeat(boxes[cls : cls + 1], len(positives), 0), atol=1e-3)
+        np.testing.assert_allclose(
+            positives, np.repeat(boxes[cls : cls + 1], len(positives), 0), atol=1e-3
+        )
 
 
 @pytest.mark.parametrize(

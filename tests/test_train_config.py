@@ -95,7 +95,8 @@ def test_recipes_are_short_overrides():
 
     shapes = get_recipe("shapes").build()
     assert shapes.model.backbone_weights is None
-    assert shapes.model.anchor_sizes == (16.0, 32.0, 64.0, 128.0, 256.0)
+    assert shapes.model.anchor_sizes == (16.0, 32.0, 64.0, 128.0)  # P3-P6 at 128 px
+    assert shapes.model.preset == "retinanet_mobilenetv2_035_fpn_128"
     assert shapes.data.train.seed != shapes.data.eval.seed
 
 
@@ -204,3 +205,22 @@ def test_cosine_recipe_schedule_is_built(tmp_path):
         rtol=1e-5,
         atol=1e-9,
     )
+
+
+def test_adam_option_builds_adamw_without_norm_decay():
+    import keras
+
+    from keras_retinanet.training.train_config import OPTIMIZER_ADAM
+
+    config = OptimizerConfig(name=OPTIMIZER_ADAM, base_learning_rate=0.002, weight_decay=1e-4)
+    adam = build_optimizer(config, ScheduleConfig(), global_batch_size=16)
+    assert isinstance(adam, keras.optimizers.AdamW)
+    assert adam.weight_decay == pytest.approx(1e-4)
+    gamma = keras.Variable(np.ones(2), name="gamma")
+    kernel = keras.Variable(np.ones(2), name="kernel")
+    assert not adam._use_weight_decay(gamma)
+    assert adam._use_weight_decay(kernel)
+    with pytest.raises(ValueError, match="SGD settings"):
+        OptimizerConfig(name=OPTIMIZER_ADAM, momentum=0.5)
+    with pytest.raises(ValueError, match=r"optimizer\.name"):
+        OptimizerConfig(name="rmsprop")

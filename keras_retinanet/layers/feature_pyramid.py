@@ -147,9 +147,7 @@ class FeaturePyramid(keras.layers.Layer):
                 shapes.append((base[0], base[1], base[2], self.channels))
             else:
                 previous = shapes[-1]
-                shapes.append(
-                    (previous[0], _half(previous[1]), _half(previous[2]), self.channels)
-                )
+                shapes.append((previous[0], _half(previous[1]), _half(previous[2]), self.channels))
         return shapes
 
     def get_config(self) -> dict:

@@ -137,9 +137,7 @@ def get_backbone_spec(name: str) -> BackboneSpec:
     try:
         return BACKBONES[name]
     except KeyError:
-        raise ValueError(
-            f"Unknown backbone {name!r}; choose one of {sorted(BACKBONES)}."
-        ) from None
+        raise ValueError(f"Unknown backbone {name!r}; choose one of {sorted(BACKBONES)}.") from None
 
 
 def build_backbone(
