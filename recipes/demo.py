@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.data.eval.num_images,
         help="generated held-out images",
     )
+    parser.add_argument(
+        "--calibration-images",
+        type=int,
+        default=CALIBRATION_IMAGES,
+        help="training images that calibrate the int8 export",
+    )
     parser.add_argument("--no-export", action="store_true", help="skip the .tflite export")
     return parser
 
@@ -153,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         tick = time.perf_counter()
         train_spec = config.data.train
         calibration = ShapesDataset(
-            CALIBRATION_IMAGES, image_size=train_spec.image_size, seed=train_spec.seed
+            args.calibration_images, image_size=train_spec.image_size, seed=train_spec.seed
         )
         tflite_path = os.path.join(args.output_dir, "retinanet_int8.tflite")
         report = export_tflite(
@@ -162,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             image_size=config.data.resize.size,
             quantization="int8",
             representative_images=calibration.as_dataset(),
-            num_calibration_images=CALIBRATION_IMAGES,
+            num_calibration_images=args.calibration_images,
             labels=held_out.class_names,
         )
         timings["export_s"] = time.perf_counter() - tick
