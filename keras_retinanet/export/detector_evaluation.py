@@ -66,7 +66,8 @@ def evaluate_detector_on_elements(
     Args:
         detect: the `Detector`.
         elements: loader elements (`{"image": uint8 [h, w, 3], "boxes": float32 [N, 4] yxyx
-            pixels, "classes": int32 [N], "is_crowd": bool [N], "image_id": int64}`), e.g.
+            pixels, "classes": int32 [N], "is_crowd": bool [N], "area": float32 [N]
+            (optional), "image_id": int64}`), e.g.
             `ShapesDataset(...).as_dataset()`; a `tf.data.Dataset` is iterated as NumPy.
         class_names: K class names.
         category_ids: K category ids (default 1..K).
@@ -95,6 +96,11 @@ def evaluate_detector_on_elements(
                 else np.zeros([len(np.asarray(element["classes"]).reshape(-1))], bool),
             }
         )
+        areas = np.asarray(element.get("area", []), np.float32).reshape(-1)
+        if areas.size:
+            # The object's own area (COCO: the mask's) decides small / medium / large, as
+            # in the evaluation of training; without one, the box area.
+            records[-1]["area"] = areas
         detections.append(detect(image))
     if not records:
         raise ValueError("No element to evaluate.")
