@@ -11,6 +11,11 @@ from keras_retinanet.ops import (
     DetectionDecoder,
     TargetEncoder,
 )
+
+# The trainer compiles models with these; importing them registers them with Keras, so
+# `keras.models.load_model` restores a trained model's optimizer after `import keras_retinanet`.
+from keras_retinanet.training import coupled_weight_decay_sgd as _coupled_weight_decay_sgd  # noqa: F401
+from keras_retinanet.training import lr_schedule as _lr_schedule  # noqa: F401
 from keras_retinanet.version import __version__
 
 __all__ = [
