@@ -148,9 +148,10 @@ def trained_tiny_model() -> kr.RetinaNet:
 
 
 @functools.cache
-def tiny_export(quantization: str) -> tuple[str, object]:
+def tiny_export(quantization: str, use_regular_nms: bool = False) -> tuple[str, object]:
     """`(path, ExportReport)` of the trained tiny model exported at 128 px."""
-    path = os.path.join(_ARTIFACTS, f"tiny_{quantization}.tflite")
+    nms = "regular" if use_regular_nms else "fast"
+    path = os.path.join(_ARTIFACTS, f"tiny_{quantization}_{nms}.tflite")
     report = export_tflite(
         trained_tiny_model(),
         path,
@@ -158,8 +159,24 @@ def tiny_export(quantization: str) -> tuple[str, object]:
         quantization=quantization,
         representative_images=calibration_scenes() if quantization == "int8" else None,
         labels=TINY_CLASS_NAMES,
+        use_regular_nms=use_regular_nms,
     )
     return path, report
+
+
+def keras_detections_with_nms(model: kr.RetinaNet, images: np.ndarray, class_wise: bool):
+    """The Keras model's detections with class-wise or class-agnostic NMS."""
+    if class_wise:
+        return model.predict_on_batch(images.astype(np.float32))
+    raw = model(images.astype(np.float32), training=False)
+    decoder = model.detection_decoder
+    model.detection_decoder = kr.DetectionDecoder.from_config(
+        {**decoder.get_config(), "class_wise_nms": False}
+    )
+    try:
+        return model.decode_predictions(raw, images.shape[1:3])
+    finally:
+        model.detection_decoder = decoder
 
 
 def artifacts_dir() -> str:
@@ -170,12 +187,20 @@ def artifacts_dir() -> str:
 # ----------------------------------------------------------------------------- parity
 
 
-def test_float32_detections_match_keras_predict():
+@pytest.mark.parametrize(
+    "use_regular_nms, threads", [(False, 2), (True, None)], ids=["fast_nms", "class_wise_nms"]
+)
+def test_float32_detections_match_keras_predict(use_regular_nms, threads):
+    # Fast NMS (the default) equals the Keras decoder with class-agnostic NMS, on any
+    # number of threads; a class-wise file equals `predict` and runs on one thread.
     model = trained_tiny_model()
-    path, _ = tiny_export("float32")
+    path, _ = tiny_export("float32", use_regular_nms)
     images, _, _ = synthetic_scenes()
-    keras_detections = model.predict_on_batch(images.astype(np.float32))
-    lite_detections = TFLiteDetector(path).predict(images)
+    keras_detections = keras_detections_with_nms(model, images, class_wise=use_regular_nms)
+    detector = TFLiteDetector(path, num_threads=threads)
+    assert detector.uses_regular_nms == use_regular_nms
+    assert detector.num_threads == (1 if use_regular_nms else 2)
+    lite_detections = detector.predict(images)
 
     for index in range(len(images)):
         keras_scores = np.asarray(keras_detections["scores"][index])
@@ -192,6 +217,14 @@ def test_float32_detections_match_keras_predict():
         )
         np.testing.assert_allclose(lite_scores[:count], keras_scores[:count], atol=SCORE_TOLERANCE)
         assert float(keras_scores[0]) > 0.5  # confident, not prior-level noise
+
+
+def test_class_wise_nms_file_refuses_several_threads():
+    path, _ = tiny_export("float32", use_regular_nms=True)
+    with pytest.raises(ValueError, match="drops whole classes"):
+        TFLiteDetector(path, num_threads=2)
+    # Timing only (tflite/benchmark.py) may run it on several threads.
+    assert TFLiteDetector(path, num_threads=2, allow_regular_nms_threads=True).num_threads == 2
 
 
 def test_detect_maps_boxes_back_to_the_original_image():
@@ -469,11 +502,15 @@ def test_int8_keeps_coco_ap_within_one_point_of_keras(tmp_path):
         labels=train.class_names,
     )
     size = (ACCURACY_SIZE, ACCURACY_SIZE)
+    # The export's default NMS is class-agnostic: score the Keras model with the same NMS,
+    # so the comparison measures quantization alone.
+    model.detection_decoder = kr.DetectionDecoder(class_wise_nms=False)
+    model.predict_function = None
     keras_ap = evaluate_detector_on_elements(
         keras_letterbox_detector(model, size), val.as_dataset(), val.class_names
     )["AP"]
     int8_ap = evaluate_detector_on_elements(
-        TFLiteDetector(report.path).detect, val.as_dataset(), val.class_names
+        TFLiteDetector(report.path, num_threads=2).detect, val.as_dataset(), val.class_names
     )["AP"]
     print(
         f"float Keras AP {100 * keras_ap:.2f}, int8 AP {100 * int8_ap:.2f}, "

@@ -178,10 +178,10 @@ def test_benchmark(tmp_path):
     assert "median ms" in output and "p90 ms" in output
     rows = json.loads(results_json.read_text())
     assert [(os.path.basename(r["model"]), r["threads"]) for r in rows] == [
-        ("tiny_float32.tflite", 1),
-        ("tiny_float32.tflite", 2),
-        ("tiny_int8.tflite", 1),
-        ("tiny_int8.tflite", 2),
+        ("tiny_float32_fast.tflite", 1),
+        ("tiny_float32_fast.tflite", 2),
+        ("tiny_int8_fast.tflite", 1),
+        ("tiny_int8_fast.tflite", 2),
     ]
     assert all(r["median_ms"] > 0 and r["p90_ms"] >= r["median_ms"] for r in rows)
     assert rows[0]["size_bytes"] > rows[2]["size_bytes"]  # int8 is smaller

@@ -68,9 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--fallback-error-ratio", type=float, default=DEFAULT_ERROR_RATIO_THRESHOLD)
     parser.add_argument(
-        "--fast-nms",
+        "--regular-nms",
         action="store_true",
-        help="class-agnostic fast NMS (use_regular_nms=false) instead of class-wise NMS",
+        help="class-wise NMS (use_regular_nms=true) instead of the default class-agnostic fast "
+        "NMS; LiteRT's class-wise kernel is only correct on one interpreter thread",
     )
     parser.add_argument("--max-detections", type=int, help="default: the model decoder's")
     parser.add_argument("--score-threshold", type=float, help="default: the model decoder's")
@@ -117,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             representative_images=representative,
             num_calibration_images=args.num_calibration_images,
             labels=labels,
-            use_regular_nms=False if args.fast_nms else None,
+            use_regular_nms=args.regular_nms,
             max_detections=args.max_detections,
             score_threshold=args.score_threshold,
             iou_threshold=args.iou_threshold,

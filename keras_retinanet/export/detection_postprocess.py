@@ -28,6 +28,10 @@ NMS flavours:
   (`max_classes_per_detection=1`) and one class-agnostic NMS runs over the anchors, so a
   box can suppress an overlapping box of another class. Much faster with many classes;
   what mobile SSD exports use.
+
+LiteRT's regular-NMS kernel loses whole classes when the interpreter runs on more than one
+thread (seen with ai-edge-litert 2.3 and TensorFlow 2.21; TensorFlow issue 56058), which
+is why `export_tflite` writes the fast flavour unless asked otherwise.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import os
 from collections import Counter
 
 import numpy as np
+from flatbuffers import flexbuffers
 from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.tools import flatbuffer_utils
 
@@ -180,6 +181,37 @@ def read_op_codes(model: bytes | str | os.PathLike) -> tuple[str, ...]:
         else:
             names.append(_BUILTIN_NAMES.get(builtin, f"BUILTIN_{builtin}"))
     return tuple(names)
+
+
+def read_custom_options(model: bytes | str | os.PathLike, op_type: str) -> dict | None:
+    """The attributes of the first custom op `op_type`, read without copying the model.
+
+    Args:
+        model: the flatbuffer bytes, or the path of a `.tflite` file.
+        op_type: the custom code, e.g. "TFLite_Detection_PostProcess".
+
+    Returns:
+        The op's flexbuffer options as a dict (e.g. `{"use_regular_nms": True, ...}`),
+        `{}` when it has none, None when the model has no such op.
+    """
+    content = _read_bytes(model)
+    root = schema.Model.GetRootAs(content, 0)
+    codes = []
+    for index in range(root.OperatorCodesLength()):
+        code = root.OperatorCodes(index)
+        builtin = max(int(code.BuiltinCode()), int(code.DeprecatedBuiltinCode()))
+        codes.append(_text(code.CustomCode()) if builtin == _CUSTOM_CODE else None)
+    if op_type not in codes:
+        return None
+    subgraph = root.Subgraphs(0)
+    for index in range(subgraph.OperatorsLength()):
+        operator = subgraph.Operators(index)
+        if codes[operator.OpcodeIndex()] != op_type:
+            continue
+        if operator.CustomOptionsLength() == 0:
+            return {}
+        return dict(flexbuffers.Loads(bytes(operator.CustomOptionsAsNumpy())))
+    return None
 
 
 def rewrite_io(

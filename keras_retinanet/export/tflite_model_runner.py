@@ -17,6 +17,7 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter, load_delegate
 
 from keras_retinanet.evaluation.detections_to_original import rescale_detections
+from keras_retinanet.export.detection_postprocess import POSTPROCESS_OP_NAME
 from keras_retinanet.export.letterbox import letterbox
 from keras_retinanet.export.tflite_exporter import (
     INPUT_NAME,
@@ -27,7 +28,7 @@ from keras_retinanet.export.tflite_exporter import (
     SIGNATURE_KEY,
     labels_path_for,
 )
-from keras_retinanet.export.tflite_graph import read_op_codes
+from keras_retinanet.export.tflite_graph import read_custom_options, read_op_codes
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,10 @@ logger = logging.getLogger(__name__)
 EDGETPU_LIBRARIES = ("libedgetpu.so.1", "libedgetpu.1.dylib", "edgetpu.dll")
 # Custom op the Edge TPU compiler puts in a compiled model.
 EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
+# LiteRT's class-wise ("regular") NMS kernel drops whole classes when the interpreter runs
+# with more than one thread (seen with ai-edge-litert 2.3 and TensorFlow 2.21's tf.lite;
+# upstream TensorFlow issue 56058): files with `use_regular_nms` run on one thread.
+REGULAR_NMS_SAFE_THREADS = 1
 # Value of the class of padded detection rows (as `DetectionDecoder`).
 PADDED_CLASS = -1
 BOX_SIZE = 4
@@ -56,11 +61,16 @@ class TFLiteDetector:
 
     Args:
         model_path: the `.tflite` file (`*_edgetpu.tflite` for a compiled Edge TPU model).
-        num_threads: CPU threads of the interpreter (None: LiteRT's default).
+        num_threads: CPU threads of the interpreter (None: LiteRT's default, or 1 for a
+            file with class-wise NMS).
         use_edgetpu: None: load the Edge TPU delegate when `libedgetpu` is present;
             True: require it (raises if it cannot be loaded); False: CPU only. A model
             compiled by `edgetpu_compiler` always requires it.
         labels: class names; None: read the labels file next to the model if present.
+        allow_regular_nms_threads: run a file whose post-process op uses class-wise
+            ("regular") NMS on more than one thread anyway. LiteRT's regular-NMS kernel
+            loses whole classes on several threads, so this is refused by default; allow
+            it only to time the file (`tflite/benchmark.py`), never for its detections.
 
     Attributes:
         input_size: `(H, W)` of the static input.
@@ -68,6 +78,12 @@ class TFLiteDetector:
         max_detections: N, rows of the outputs.
         labels: class names (empty when unknown).
         uses_edgetpu: the Edge TPU delegate is loaded.
+        uses_regular_nms: the post-process op runs class-wise NMS.
+
+    Raises:
+        ValueError: `num_threads` > 1 for a file with class-wise NMS (see
+            `allow_regular_nms_threads`), a file without the serving signature.
+        FileNotFoundError: no file at `model_path`.
     """
 
     def __init__(
@@ -76,12 +92,27 @@ class TFLiteDetector:
         num_threads: int | None = None,
         use_edgetpu: bool | None = None,
         labels: Sequence[str] | None = None,
+        allow_regular_nms_threads: bool = False,
     ):
         self.model_path = os.fspath(model_path)
         if not os.path.isfile(self.model_path):
             raise FileNotFoundError(f"No .tflite file at {self.model_path}.")
         if num_threads is not None and num_threads < 1:
             raise ValueError(f"num_threads must be >= 1; got {num_threads}.")
+        options = read_custom_options(self.model_path, POSTPROCESS_OP_NAME) or {}
+        self.uses_regular_nms = bool(options.get("use_regular_nms", False))
+        if self.uses_regular_nms and not allow_regular_nms_threads:
+            if num_threads is None:
+                num_threads = REGULAR_NMS_SAFE_THREADS
+            elif num_threads > REGULAR_NMS_SAFE_THREADS:
+                raise ValueError(
+                    f"{self.model_path} runs class-wise (regular) NMS, and LiteRT's kernel for "
+                    f"it drops whole classes when the interpreter has more than one thread "
+                    f"(TensorFlow issue 56058); got num_threads={num_threads}. Run it with "
+                    f"num_threads=1, or export with use_regular_nms=False (the default: "
+                    f"class-agnostic NMS, correct on any number of threads)."
+                )
+        self.num_threads = num_threads
         compiled_for_edgetpu = EDGETPU_CUSTOM_OP in read_op_codes(self.model_path)
         delegates = self._edgetpu_delegates(True if compiled_for_edgetpu else use_edgetpu)
         self.uses_edgetpu = bool(delegates)
