@@ -20,7 +20,7 @@ def test_demo_runs_every_stage_and_writes_its_outputs(tmp_path):
     with open(os.path.join(out, "summary.json")) as handle:
         summary = json.load(handle)
     assert summary["config"]["steps"] == 4
-    for key in ("keras_metrics", "tflite_int8_metrics"):
+    for key in ("keras_metrics", "keras_class_agnostic_nms_metrics", "tflite_int8_metrics"):
         assert set(summary[key]) >= {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR100"}
         assert all(-1.0 <= value <= 1.0 for value in summary[key].values())
     # Full-integer export: nothing but the post-process op stayed float.
