@@ -130,3 +130,23 @@ def test_config_round_trip():
     assert rebuilt.anchor_generator == args["anchor_generator"]
     assert rebuilt.box_matcher == args["box_matcher"]
     assert rebuilt.box_coder == args["box_coder"]
+
+
+def test_padding_rows_change_nothing():
+    # One image is encoded on its real rows only (padding dropped first); the result must
+    # equal the encoding without padding, crowd regions included, in graph mode too.
+    encoder = TargetEncoder(num_classes=3)
+    boxes = np.array([[10, 10, 60, 70], [40, 50, 120, 110], [0, 0, 64, 64]], "float32")
+    classes = np.array([0, 2, label_codes.CROWD_CLASS], "int32")
+    reference = encoder((128, 128), boxes, classes)
+    pad = 100
+    padded_boxes = np.concatenate([boxes[:1], -np.ones((pad, 4), "float32"), boxes[1:]])
+    padded_classes = np.concatenate([classes[:1], -np.ones((pad,), "int32"), classes[1:]])
+    encode = tf.function(lambda b, c: encoder((128, 128), b, c))
+    for result in (
+        encoder((128, 128), padded_boxes, padded_classes),
+        encode(padded_boxes, padded_classes),
+    ):
+        np.testing.assert_array_equal(result["class_targets"], reference["class_targets"])
+        np.testing.assert_allclose(result["box_targets"], reference["box_targets"], atol=1e-5)
+    assert (reference["class_targets"].numpy() == label_codes.IGNORE).any()  # the crowd

@@ -91,6 +91,13 @@ class TargetEncoder:
         with tf.control_dependencies(self._validate(boxes_yxyx, classes)):
             boxes_yxyx = tf.identity(boxes_yxyx)
         batch_dims = boxes_yxyx.shape.rank - 2
+        if batch_dims == 0:
+            # One image (the tf.data map): drop the padding rows first. They never match,
+            # and pipelines pad to a fixed N (e.g. 100), which made the [A, N] IoU and
+            # crowd tests 5-14x slower than on the real boxes (benchmarks/README.md).
+            real = tf.not_equal(classes, label_codes.PADDING_CLASS)
+            boxes_yxyx = tf.boolean_mask(boxes_yxyx, real)
+            classes = tf.boolean_mask(classes, real)
 
         height, width = image_size[0], image_size[1]
         anchors = self.anchor_generator(height, width)  # [A, 4]
@@ -118,10 +125,14 @@ class TargetEncoder:
 
         positive = tf.equal(match_labels, MATCH_POSITIVE)
         negative = tf.equal(match_labels, MATCH_NEGATIVE)
-        in_crowd = tf.reduce_any(
-            (pairwise_ioa(anchors, boxes_yxyx) >= self.crowd_ioa_threshold)
-            & crowds[..., tf.newaxis, :],
-            axis=-1,
+        in_crowd = tf.cond(
+            tf.reduce_any(crowds),
+            lambda: tf.reduce_any(
+                (pairwise_ioa(anchors, boxes_yxyx) >= self.crowd_ioa_threshold)
+                & crowds[..., tf.newaxis, :],
+                axis=-1,
+            ),
+            lambda: tf.zeros_like(negative),
         )
         negative = negative & ~in_crowd
         class_targets = tf.where(
