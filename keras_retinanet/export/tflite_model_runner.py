@@ -212,7 +212,12 @@ class TFLiteDetector:
         boxes = np.asarray(outputs[OUTPUT_BOXES], np.float32)[0].reshape(-1, BOX_SIZE) * scale
         boxes = np.clip(boxes, 0.0, scale)
         scores = np.asarray(outputs[OUTPUT_SCORES], np.float32)[0]
-        classes = np.rint(np.asarray(outputs[OUTPUT_CLASSES], np.float32)[0]).astype(np.int32)
+        # Rows past num_detections are uninitialised with fast NMS (may hold NaN).
+        raw_classes = np.nan_to_num(
+            np.asarray(outputs[OUTPUT_CLASSES], np.float32)[0], nan=PADDED_CLASS
+        )
+        classes = np.rint(np.clip(raw_classes, PADDED_CLASS, np.iinfo(np.int32).max // 2))
+        classes = classes.astype(np.int32)
         return {
             "boxes": np.where(valid[:, np.newaxis], boxes, 0.0).astype(np.float32),
             "scores": np.where(valid, scores, 0.0).astype(np.float32),
