@@ -219,6 +219,19 @@ def test_float32_detections_match_keras_predict(use_regular_nms, threads):
         assert float(keras_scores[0]) > 0.5  # confident, not prior-level noise
 
 
+def test_keras_letterbox_detector_takes_the_files_nms_flavour():
+    model = trained_tiny_model()
+    images, _, _ = synthetic_scenes()
+    expected = keras_detections_with_nms(model, images[:1], class_wise=False)
+    detections = keras_letterbox_detector(model, (TINY_SIZE, TINY_SIZE), class_wise_nms=False)(
+        images[0]
+    )
+    count = int(expected["num_detections"][0])
+    assert int(detections["num_detections"][0]) == count > 0
+    np.testing.assert_allclose(detections["scores"][0][:count], expected["scores"][0][:count])
+    assert model.detection_decoder.class_wise_nms  # the model's own decoder is untouched
+
+
 def test_class_wise_nms_file_refuses_several_threads():
     path, _ = tiny_export("float32", use_regular_nms=True)
     with pytest.raises(ValueError, match="drops whole classes"):

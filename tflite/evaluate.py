@@ -60,7 +60,13 @@ def main(argv: list[str] | None = None) -> int:
         model = keras.models.load_model(args.compare_keras)
         round_pixels = detector.input_dtype.kind in "ui"
         results["keras"] = evaluate_detector_on_elements(
-            keras_letterbox_detector(model, detector.input_size, round_to_uint8=round_pixels),
+            # Same NMS flavour as the file, so the gap is the conversion's alone.
+            keras_letterbox_detector(
+                model,
+                detector.input_size,
+                round_to_uint8=round_pixels,
+                class_wise_nms=detector.uses_regular_nms,
+            ),
             dataset.as_dataset(),
             dataset.class_names,
             dataset.category_ids,

@@ -25,7 +25,10 @@ Detector = Callable[[np.ndarray], Mapping[str, np.ndarray]]
 
 
 def keras_letterbox_detector(
-    model: keras.Model, image_size: tuple[int, int], round_to_uint8: bool = False
+    model: keras.Model,
+    image_size: tuple[int, int],
+    round_to_uint8: bool = False,
+    class_wise_nms: bool | None = None,
 ) -> Detector:
     """The Keras model as a one-image detector with the `.tflite`'s letterbox.
 
@@ -34,15 +37,35 @@ def keras_letterbox_detector(
         image_size: `(H, W)` of the exported input.
         round_to_uint8: round the letterboxed pixels to integers first, as an int8
             `.tflite` (uint8 input) sees them.
+        class_wise_nms: None: the model's own decoder. True / False: decode with
+            class-wise / class-agnostic NMS, e.g. as the `.tflite` being compared does
+            (`TFLiteDetector.uses_regular_nms`), so that a comparison measures the
+            conversion and not the NMS flavour.
 
     Returns:
         A `Detector` whose boxes are in pixels of the original image.
     """
 
+    decoder = None
+    if class_wise_nms is not None and class_wise_nms != model.detection_decoder.class_wise_nms:
+        decoder = type(model.detection_decoder).from_config(
+            {**model.detection_decoder.get_config(), "class_wise_nms": bool(class_wise_nms)}
+        )
+
     def detect(image: np.ndarray) -> dict[str, np.ndarray]:
         boxed = letterbox(image, image_size)
         pixels = np.clip(np.rint(boxed.image), 0, 255) if round_to_uint8 else boxed.image
-        detections = model.predict_on_batch(pixels[np.newaxis].astype(np.float32))
+        batch = pixels[np.newaxis].astype(np.float32)
+        if decoder is None:
+            detections = model.predict_on_batch(batch)
+        else:
+            own_decoder, model.detection_decoder = model.detection_decoder, decoder
+            try:
+                detections = model.decode_predictions(
+                    model(batch, training=False), batch.shape[1:3]
+                )
+            finally:
+                model.detection_decoder = own_decoder
         result = {key: np.asarray(value) for key, value in detections.items()}
         result["boxes"] = np.asarray(
             rescale_detections(

@@ -250,8 +250,11 @@ def export_tflite(
             `class_wise_nms=False` exactly). LiteRT's class-wise kernel loses whole classes
             when the interpreter runs on more than one thread (TensorFlow issue 56058), and
             phones run detectors on 2-4 threads; a class-wise file is only correct on one
-            thread (`TFLiteDetector` enforces it). On the shapes demo the fast NMS costs
-            ~1.3 AP against class-wise NMS on one thread.
+            thread (`TFLiteDetector` enforces it). Fast NMS costs accuracy where objects
+            of different classes overlap or the class is uncertain: measured 1.3 AP on the
+            shapes demo model and 6.3 AP (23.0 -> 16.7) on a MobileNetV2 FPN-Lite 320
+            trained 480 steps (benchmarks/MOBILE.md). Where the interpreter runs on one
+            thread (e.g. a Coral pipeline), prefer `use_regular_nms=True`.
         max_detections: N. None: the decoder's (100).
         score_threshold: None: the decoder's (0.05).
         iou_threshold: None: the decoder's (0.5).
