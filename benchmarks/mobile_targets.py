@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--warmup-steps",
         type=int,
         default=None,
-        help=f"default: {DEFAULT_WARMUP_FRACTION:.0%} of --steps",
+        help=f"default: {100 * DEFAULT_WARMUP_FRACTION:.0f}%% of --steps",
     )
     budget.add_argument("--train-size", type=int, default=DEFAULT_TRAIN_SIZE, help="input side")
     budget.add_argument(
