@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_retinanet import label_codes
+from keras_retinanet.losses.checked_class_targets import checked_class_targets
 from keras_retinanet.losses.positive_anchor_count import positive_anchor_count
 
 DEFAULT_ALPHA = 0.25
@@ -60,23 +61,8 @@ class FocalLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         logits = tf.cast(y_pred, tf.float32)
-        class_targets = tf.cast(y_true, tf.int32)
-        num_classes = tf.shape(logits)[-1]
-        with tf.control_dependencies(
-            [
-                tf.debugging.assert_less(
-                    class_targets,
-                    num_classes,
-                    message="FocalLoss: class target >= num_classes (logits' last dimension).",
-                ),
-                tf.debugging.assert_greater_equal(
-                    class_targets,
-                    label_codes.IGNORE,
-                    message="FocalLoss: class target < -2 (IGNORE).",
-                ),
-            ]
-        ):
-            targets = tf.one_hot(class_targets, num_classes, dtype=tf.float32)  # [B, A, K]
+        class_targets = checked_class_targets(y_true, logits, "FocalLoss")
+        targets = tf.one_hot(class_targets, tf.shape(logits)[-1], dtype=tf.float32)  # [B, A, K]
         elementwise = self.elementwise_loss(targets, logits)
         not_ignored = tf.cast(tf.not_equal(class_targets, label_codes.IGNORE), tf.float32)
         per_image = tf.reduce_sum(elementwise * not_ignored[..., tf.newaxis], axis=[1, 2])

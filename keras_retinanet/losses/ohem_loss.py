@@ -6,6 +6,7 @@ import keras
 import tensorflow as tf
 
 from keras_retinanet import label_codes
+from keras_retinanet.losses.checked_class_targets import checked_class_targets
 from keras_retinanet.losses.positive_anchor_count import positive_anchor_count
 
 # SSD's ratio, the paper's "OHEM 1:3": three negatives per positive.
@@ -110,23 +111,8 @@ class OhemLoss(keras.losses.Loss):
 
     def call(self, y_true, y_pred):
         logits = tf.cast(y_pred, tf.float32)
-        class_targets = tf.cast(y_true, tf.int32)
-        num_classes = tf.shape(logits)[-1]
-        with tf.control_dependencies(
-            [
-                tf.debugging.assert_less(
-                    class_targets,
-                    num_classes,
-                    message="OhemLoss: class target >= num_classes (logits' last dimension).",
-                ),
-                tf.debugging.assert_greater_equal(
-                    class_targets,
-                    label_codes.IGNORE,
-                    message="OhemLoss: class target < -2 (IGNORE).",
-                ),
-            ]
-        ):
-            anchor_losses = anchor_cross_entropy(class_targets, logits)  # [B, A]
+        class_targets = checked_class_targets(y_true, logits, "OhemLoss")
+        anchor_losses = anchor_cross_entropy(class_targets, logits)  # [B, A]
         selected = self.select(class_targets, tf.stop_gradient(anchor_losses))
         per_image = tf.reduce_sum(tf.where(selected, anchor_losses, 0.0), axis=1)  # [B]
         return per_image / positive_anchor_count(class_targets)
