@@ -38,7 +38,6 @@ from keras_retinanet.export.detector_evaluation import (
     evaluate_detector_on_elements,
     keras_letterbox_detector,
 )
-from keras_retinanet.ops import DetectionDecoder
 from keras_retinanet.training import train
 from keras_retinanet.training.recipes.shapes import shapes_config
 from keras_retinanet.training.runtime_setup import setup_runtime
@@ -186,12 +185,10 @@ def main(argv: list[str] | None = None) -> int:
         timings["tflite_eval_s"] = time.perf_counter() - tick
         # The file's NMS is class-agnostic (the export default): score the Keras model with
         # the same NMS too, so the int8 figure is compared with its own float model.
-        model.detection_decoder = DetectionDecoder.from_config(
-            {**model.detection_decoder.get_config(), "class_wise_nms": False}
-        )
-        model.predict_function = None
         keras_fast_metrics = evaluate_detector_on_elements(
-            keras_letterbox_detector(model, (config.data.resize.size,) * 2),
+            keras_letterbox_detector(
+                model, (config.data.resize.size,) * 2, class_wise_nms=detector.uses_regular_nms
+            ),
             held_out.as_dataset(),
             held_out.class_names,
             held_out.category_ids,

@@ -169,14 +169,10 @@ def keras_detections_with_nms(model: kr.RetinaNet, images: np.ndarray, class_wis
     if class_wise:
         return model.predict_on_batch(images.astype(np.float32))
     raw = model(images.astype(np.float32), training=False)
-    decoder = model.detection_decoder
-    model.detection_decoder = kr.DetectionDecoder.from_config(
-        {**decoder.get_config(), "class_wise_nms": False}
+    decoder = kr.DetectionDecoder.from_config(
+        {**model.detection_decoder.get_config(), "class_wise_nms": False}
     )
-    try:
-        return model.decode_predictions(raw, images.shape[1:3])
-    finally:
-        model.detection_decoder = decoder
+    return model.decode_predictions(raw, images.shape[1:3], decoder)
 
 
 def artifacts_dir() -> str:
@@ -517,10 +513,10 @@ def test_int8_keeps_coco_ap_within_one_point_of_keras(tmp_path):
     size = (ACCURACY_SIZE, ACCURACY_SIZE)
     # The export's default NMS is class-agnostic: score the Keras model with the same NMS,
     # so the comparison measures quantization alone.
-    model.detection_decoder = kr.DetectionDecoder(class_wise_nms=False)
-    model.predict_function = None
     keras_ap = evaluate_detector_on_elements(
-        keras_letterbox_detector(model, size), val.as_dataset(), val.class_names
+        keras_letterbox_detector(model, size, class_wise_nms=False),
+        val.as_dataset(),
+        val.class_names,
     )["AP"]
     int8_ap = evaluate_detector_on_elements(
         TFLiteDetector(report.path, num_threads=2).detect, val.as_dataset(), val.class_names

@@ -59,13 +59,8 @@ def keras_letterbox_detector(
         if decoder is None:
             detections = model.predict_on_batch(batch)
         else:
-            own_decoder, model.detection_decoder = model.detection_decoder, decoder
-            try:
-                detections = model.decode_predictions(
-                    model(batch, training=False), batch.shape[1:3]
-                )
-            finally:
-                model.detection_decoder = own_decoder
+            raw = model(batch, training=False)
+            detections = model.decode_predictions(raw, batch.shape[1:3], decoder)
         result = {key: np.asarray(value) for key, value in detections.items()}
         result["boxes"] = np.asarray(
             rescale_detections(

@@ -195,15 +195,10 @@ def read_custom_options(model: bytes | str | os.PathLike, op_type: str) -> dict 
         `{}` when it has none, None when the model has no such op.
     """
     content = _read_bytes(model)
-    root = schema.Model.GetRootAs(content, 0)
-    codes = []
-    for index in range(root.OperatorCodesLength()):
-        code = root.OperatorCodes(index)
-        builtin = max(int(code.BuiltinCode()), int(code.DeprecatedBuiltinCode()))
-        codes.append(_text(code.CustomCode()) if builtin == _CUSTOM_CODE else None)
+    codes = read_op_codes(content)
     if op_type not in codes:
         return None
-    subgraph = root.Subgraphs(0)
+    subgraph = schema.Model.GetRootAs(content, 0).Subgraphs(0)
     for index in range(subgraph.OperatorsLength()):
         operator = subgraph.Operators(index)
         if codes[operator.OpcodeIndex()] != op_type:

@@ -99,7 +99,9 @@ class TFLiteDetector:
             raise FileNotFoundError(f"No .tflite file at {self.model_path}.")
         if num_threads is not None and num_threads < 1:
             raise ValueError(f"num_threads must be >= 1; got {num_threads}.")
-        options = read_custom_options(self.model_path, POSTPROCESS_OP_NAME) or {}
+        with open(self.model_path, "rb") as file:
+            content = file.read()  # parsed twice below, read once
+        options = read_custom_options(content, POSTPROCESS_OP_NAME) or {}
         self.uses_regular_nms = bool(options.get("use_regular_nms", False))
         if self.uses_regular_nms and not allow_regular_nms_threads:
             if num_threads is None:
@@ -113,7 +115,7 @@ class TFLiteDetector:
                     f"class-agnostic NMS, correct on any number of threads)."
                 )
         self.num_threads = num_threads
-        compiled_for_edgetpu = EDGETPU_CUSTOM_OP in read_op_codes(self.model_path)
+        compiled_for_edgetpu = EDGETPU_CUSTOM_OP in read_op_codes(content)
         delegates = self._edgetpu_delegates(True if compiled_for_edgetpu else use_edgetpu)
         self.uses_edgetpu = bool(delegates)
         self._interpreter = Interpreter(

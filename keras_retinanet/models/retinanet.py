@@ -391,12 +391,16 @@ class RetinaNet(keras.Model):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self.decode_predictions(self(x, training=False), _image_size(x))
 
-    def decode_predictions(self, raw_outputs: dict, image_size) -> dict[str, tf.Tensor]:
+    def decode_predictions(
+        self, raw_outputs: dict, image_size, detection_decoder: DetectionDecoder | None = None
+    ) -> dict[str, tf.Tensor]:
         """Decodes raw outputs into detections (top-k, decoding, class-wise NMS).
 
         Args:
             raw_outputs: `{"classification": [B, A, K], "box": [B, A, 4]}` from `call`.
             image_size: `(height, width)` of the network input.
+            detection_decoder: None: the model's own. Another `DetectionDecoder`, e.g. with
+                `class_wise_nms=False` to match a `.tflite` with fast NMS.
 
         Returns:
             `{"boxes": [B, D, 4] in bounding_box_format, "scores": [B, D],
@@ -404,7 +408,8 @@ class RetinaNet(keras.Model):
         """
         height, width = image_size[0], image_size[1]
         anchors = self.anchor_generator(height, width)
-        detections = self.detection_decoder(
+        decoder = detection_decoder or self.detection_decoder
+        detections = decoder(
             raw_outputs[CLASSIFICATION],
             raw_outputs[BOX],
             anchors,
