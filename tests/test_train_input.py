@@ -99,3 +99,33 @@ def test_loader_factory_rejects_missing_files(tmp_path):
             )
         )
     assert build_loader(shapes_spec(3, seed=5)).num_classes == 5
+
+
+def test_cached_stream_decodes_once_and_reshuffles_every_epoch(setup):
+    _, data = setup
+    cached = dataclasses.replace(
+        data,
+        cache=True,
+        augmentation=dataclasses.replace(data.augmentation, flip_probability=0.0),
+    )
+    loader = build_loader(cached.train)  # its own loader: render is wrapped below
+    rendered = []
+    render = loader.render
+
+    def counting_render(index):
+        rendered.append(index)
+        return render(index)
+
+    loader.render = counting_render
+    strategy = tf.distribute.get_strategy()
+    # 16 images in batches of 2: two epochs.
+    stream = batches(build_train_input(loader, cached, strategy, seed=3), 16)
+    assert sorted(rendered) == list(range(16))  # the second epoch came from the cache
+    expected = sorted(render(index)[0].tobytes() for index in range(16))
+    epochs = [np.concatenate(stream[:8]), np.concatenate(stream[8:])]
+    for epoch in epochs:
+        # Letterboxing a 64 px image to 64 px leaves the pixels as they were.
+        assert sorted(image.astype(np.uint8).tobytes() for image in epoch) == expected
+    assert not np.array_equal(epochs[0], epochs[1])  # reshuffled
+    again = batches(build_train_input(loader, cached, strategy, seed=3), 16)
+    np.testing.assert_array_equal(np.concatenate(again), np.concatenate(stream))  # seeded

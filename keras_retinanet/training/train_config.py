@@ -374,6 +374,10 @@ class DataConfig:
             the largest.
         shuffle: shuffle the training images (file order and a buffer of decoded images).
         shuffle_buffer: decoded images in the shuffle buffer.
+        cache: keep the decoded training images (before augmentation) in memory after
+            their first epoch; later epochs reshuffle all of them (seeded) instead of
+            decoding again. Only for data that fits in memory (the generated shapes: 4,000
+            images at 128 px are 197 MB); augmentation still draws anew every epoch.
     """
 
     train: DatasetSpec
@@ -384,6 +388,7 @@ class DataConfig:
     max_boxes: int = DEFAULT_MAX_BOXES
     shuffle: bool = True
     shuffle_buffer: int = DEFAULT_SHUFFLE_BUFFER
+    cache: bool = False
 
     def __post_init__(self):
         _check_positive_int("data.global_batch_size", self.global_batch_size)

@@ -68,9 +68,18 @@ def _pipeline(
     pipeline_index: int,
     encode_targets: EncodeTargets | None,
 ) -> tf.data.Dataset:
-    elements = loader.as_dataset(shuffle=data.shuffle, seed=seed)
+    elements = loader.as_dataset(shuffle=data.shuffle and not data.cache, seed=seed)
     if num_pipelines > 1:
         elements = elements.shard(num_pipelines, pipeline_index)
+    if data.cache:
+        # Decode once (the first epoch fills the cache), then reshuffle the cached images
+        # every epoch: the same order as an uncached stream would not be kept, but the
+        # stream stays a deterministic function of the seed.
+        elements = elements.cache()
+        if data.shuffle and len(loader) > 1:
+            elements = elements.shuffle(
+                len(loader) // num_pipelines + 1, seed=seed, reshuffle_each_iteration=True
+            )
     batches = build_train_pipeline(
         elements,
         batch_size=batch_size,
