@@ -13,7 +13,13 @@ import sys
 
 import pytest
 
-from keras_retinanet.presets import LITE_CHANNELS, PRESETS, build_model
+from keras_retinanet.presets import (
+    DEMO_LITE_CHANNELS,
+    DEMO_LITE_HEAD_DEPTH,
+    LITE_CHANNELS,
+    PRESETS,
+    build_model,
+)
 
 BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
 LITE_PRESETS = sorted(name for name in PRESETS if "_fpnlite_" in name)
@@ -31,8 +37,13 @@ def mobile_targets():
 @pytest.mark.parametrize("name", LITE_PRESETS)
 def test_lite_presets_are_fpn_lite(name):
     preset = PRESETS[name]
-    assert preset.image_size == 320
-    assert preset.fpn_channels == preset.head_channels == LITE_CHANNELS == 128
+    if name.endswith("_128"):  # the demo's: narrower and shallower, P3-P6
+        assert preset.image_size == 128 and preset.max_level == 6
+        assert preset.fpn_channels == preset.head_channels == DEMO_LITE_CHANNELS == 64
+        assert preset.head_depth == DEMO_LITE_HEAD_DEPTH == 2
+    else:
+        assert preset.image_size == 320
+        assert preset.fpn_channels == preset.head_channels == LITE_CHANNELS == 128
     assert preset.fpn_separable and preset.head_separable
     assert preset.fpn_batch_norm and preset.head_batch_norm
     assert preset.fpn_activation == preset.head_activation == "relu6"
