@@ -96,7 +96,13 @@ def test_recipes_are_short_overrides():
     shapes = get_recipe("shapes").build()
     assert shapes.model.backbone_weights is None
     assert shapes.model.anchor_sizes == (16.0, 32.0, 64.0, 128.0)  # P3-P6 at 128 px
-    assert shapes.model.preset == "retinanet_mobilenetv2_035_fpn_128"
+    assert shapes.model.preset == "retinanet_mobilenetv2_035_fpnlite_128"  # FPN-Lite
+    assert (shapes.model.foreground_iou_threshold, shapes.model.background_iou_threshold) == (
+        0.4,
+        0.3,
+    )
+    assert shapes.model.focal_gamma == 1.0 and shapes.model.focal_alpha == 0.25
+    assert shapes.data.cache
     assert shapes.data.train.seed != shapes.data.eval.seed
 
 

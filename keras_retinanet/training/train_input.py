@@ -73,8 +73,7 @@ def _pipeline(
         elements = elements.shard(num_pipelines, pipeline_index)
     if data.cache:
         # Decode once (the first epoch fills the cache), then reshuffle the cached images
-        # every epoch: the same order as an uncached stream would not be kept, but the
-        # stream stays a deterministic function of the seed.
+        # every epoch with the seed: still a deterministic function of the seed.
         elements = elements.cache()
         if data.shuffle and len(loader) > 1:
             elements = elements.shuffle(
