@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -251,6 +252,32 @@ def test_detect_maps_boxes_back_to_the_original_image():
     assert np.all(on_original["boxes"][0, :count] <= 256.0)
     assert np.all(on_original["boxes"][0, count:] == 0.0)
     assert np.all(on_original["classes"][0, count:] == -1)
+
+
+def test_uninitialised_rows_past_num_detections_are_zeroed_without_overflow():
+    """Fast NMS leaves rows past num_detections uninitialised: huge or NaN values."""
+    path, _ = tiny_export("float32")
+    detector = TFLiteDetector(path)
+    rows = detector.max_detections
+    boxes = np.full((1, rows, 4), np.finfo(np.float32).max, np.float32)
+    boxes[0, 0] = [0.25, 0.25, 0.5, 0.75]
+    boxes[0, 2] = np.nan
+    garbage = {
+        "detection_boxes": boxes,
+        "detection_scores": np.full((1, rows), np.nan, np.float32),
+        "detection_classes": np.full((1, rows), 3e9, np.float32),
+        "num_detections": np.asarray([1.0], np.float32),
+    }
+    garbage["detection_scores"][0, 0] = 0.9
+    garbage["detection_classes"][0, 0] = 1.0
+    detector._runner = lambda **_: garbage
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an overflow in the scaling would raise here
+        out = detector.predict(np.zeros((TINY_SIZE, TINY_SIZE, 3), np.uint8))
+    np.testing.assert_allclose(out["boxes"][0, 0], [32.0, 32.0, 64.0, 96.0])
+    assert np.all(out["boxes"][0, 1:] == 0.0) and np.all(out["scores"][0, 1:] == 0.0)
+    assert out["classes"][0, 0] == 1 and np.all(out["classes"][0, 1:] == -1)
+    assert int(out["num_detections"][0]) == 1
 
 
 def test_letterbox_geometry():

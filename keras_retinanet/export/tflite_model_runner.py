@@ -211,10 +211,11 @@ class TFLiteDetector:
         valid = np.arange(self.max_detections) < count
         height, width = self.input_size
         scale = np.asarray([height, width, height, width], np.float32)
-        boxes = np.asarray(outputs[OUTPUT_BOXES], np.float32)[0].reshape(-1, BOX_SIZE) * scale
-        boxes = np.clip(boxes, 0.0, scale)
+        # Rows past num_detections are uninitialised with fast NMS (may hold NaN or values
+        # that overflow when scaled): zero them before scaling.
+        raw_boxes = np.asarray(outputs[OUTPUT_BOXES], np.float32)[0].reshape(-1, BOX_SIZE)
+        boxes = np.clip(np.where(valid[:, np.newaxis], raw_boxes, 0.0) * scale, 0.0, scale)
         scores = np.asarray(outputs[OUTPUT_SCORES], np.float32)[0]
-        # Rows past num_detections are uninitialised with fast NMS (may hold NaN).
         raw_classes = np.nan_to_num(
             np.asarray(outputs[OUTPUT_CLASSES], np.float32)[0], nan=PADDED_CLASS
         )
