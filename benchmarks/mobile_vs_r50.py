@@ -85,6 +85,8 @@ def model_config(key: str, args: argparse.Namespace, work_dir: str) -> TrainConf
     steps = args.steps or config.schedule.total_steps
     data = config.data
     every = min(config.checkpoint.every_n_steps, steps)
+    if steps % every:  # epochs of `every` steps must add up to `steps`
+        every = steps
     if args.smoke:
         steps = every = SMOKE_STEPS
         data = dataclasses.replace(
@@ -100,7 +102,7 @@ def model_config(key: str, args: argparse.Namespace, work_dir: str) -> TrainConf
         data=data,
         schedule=dataclasses.replace(
             config.schedule,
-            total_steps=steps - steps % every,
+            total_steps=steps,
             warmup_steps=min(config.schedule.warmup_steps, steps // 2),
         ),
         checkpoint=dataclasses.replace(

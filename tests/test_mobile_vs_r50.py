@@ -60,3 +60,11 @@ def test_smoke_run_reports_both_models_and_the_verdict(script, tmp_path, capsys)
     assert document["target"]["flop_fraction"] < 0.1
     assert "within 5 points" in document["target"]["target"]
     assert "MET" in capsys.readouterr().out
+
+
+def test_steps_that_are_no_multiple_of_the_checkpoint_interval_are_kept(script, tmp_path):
+    args = script.build_parser().parse_args(["--steps", "400"])
+    for key in script.MODELS:
+        config = script.model_config(key, args, str(tmp_path))
+        assert config.schedule.total_steps == 400
+        assert 400 % config.checkpoint.every_n_steps == 0
