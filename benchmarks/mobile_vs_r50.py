@@ -42,7 +42,7 @@ from bench_lib import flops, report
 from keras_retinanet.training import train
 from keras_retinanet.training.model_builder import build_retinanet
 from keras_retinanet.training.recipes.shapes import shapes_config
-from keras_retinanet.training.train_config import TrainConfig
+from keras_retinanet.training.train_config import TrainConfig, with_total_steps
 
 R50_PRESET = "retinanet_resnet50_fpn_512"
 MODELS = ("mobile", "r50")
@@ -84,31 +84,23 @@ def model_config(key: str, args: argparse.Namespace, work_dir: str) -> TrainConf
         )
     steps = args.steps or config.schedule.total_steps
     data = config.data
-    every = min(config.checkpoint.every_n_steps, steps)
-    if steps % every:  # epochs of `every` steps must add up to `steps`
-        every = steps
     if args.smoke:
-        steps = every = SMOKE_STEPS
+        steps = SMOKE_STEPS
         data = dataclasses.replace(
             data,
             train=dataclasses.replace(data.train, num_images=SMOKE_TRAIN_IMAGES),
             eval=dataclasses.replace(data.eval, num_images=SMOKE_EVAL_IMAGES),
             global_batch_size=SMOKE_BATCH_SIZE,
         )
+    config = with_total_steps(config, steps)
     return dataclasses.replace(
         config,
         name=f"mobile_vs_r50_{key}",
         model=model,
         data=data,
-        schedule=dataclasses.replace(
-            config.schedule,
-            total_steps=steps,
-            warmup_steps=min(config.schedule.warmup_steps, steps // 2),
-        ),
         checkpoint=dataclasses.replace(
             config.checkpoint,
             model_dir=os.path.join(work_dir, key),
-            every_n_steps=every,
             resume=False,
             tensorboard=False,
             save_best=False,

@@ -41,6 +41,7 @@ from keras_retinanet.export.detector_evaluation import (
 from keras_retinanet.training import train
 from keras_retinanet.training.recipes.shapes import shapes_config
 from keras_retinanet.training.runtime_setup import setup_runtime
+from keras_retinanet.training.train_config import with_total_steps
 
 DEFAULT_OUTPUT_DIR = "demo_output"
 PNG_IMAGES = 6  # held-out images drawn into detections.png (one row)
@@ -81,9 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def demo_config(args: argparse.Namespace):
     """The shapes recipe with the demo's sizes and output folder."""
-    config = shapes_config()
-    checkpoint_every = min(config.checkpoint.every_n_steps, args.steps)
-    steps = args.steps - args.steps % checkpoint_every
+    config = with_total_steps(shapes_config(), args.steps)
     data = dataclasses.replace(
         config.data,
         train=dataclasses.replace(config.data.train, num_images=args.train_images),
@@ -92,16 +91,8 @@ def demo_config(args: argparse.Namespace):
     return dataclasses.replace(
         config,
         data=data,
-        schedule=dataclasses.replace(
-            config.schedule,
-            total_steps=steps,
-            warmup_steps=min(config.schedule.warmup_steps, steps // 2),
-        ),
         checkpoint=dataclasses.replace(
-            config.checkpoint,
-            model_dir=os.path.join(args.output_dir, "run"),
-            every_n_steps=checkpoint_every,
-            resume=False,
+            config.checkpoint, model_dir=os.path.join(args.output_dir, "run"), resume=False
         ),
         evaluation=dataclasses.replace(config.evaluation, every_n_steps=0, at_end=True),
     )

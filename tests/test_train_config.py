@@ -230,3 +230,19 @@ def test_adam_option_builds_adamw_without_norm_decay():
         OptimizerConfig(name=OPTIMIZER_ADAM, momentum=0.5)
     with pytest.raises(ValueError, match=r"optimizer\.name"):
         OptimizerConfig(name="rmsprop")
+
+
+def test_with_total_steps_keeps_every_step(tmp_path):
+    from keras_retinanet.training.train_config import with_total_steps
+
+    config = get_recipe("shapes").build()  # warmup 100, checkpoint every 250 steps
+    longer = with_total_steps(config, 2_000)
+    assert (longer.schedule.total_steps, longer.checkpoint.every_n_steps) == (2_000, 250)
+    assert longer.schedule.warmup_steps == 100
+    odd = with_total_steps(config, 400)  # 250 does not divide 400: one epoch of 400
+    assert (odd.schedule.total_steps, odd.checkpoint.every_n_steps) == (400, 400)
+    short = with_total_steps(config, 4)
+    assert (short.schedule.total_steps, short.checkpoint.every_n_steps) == (4, 4)
+    assert short.schedule.warmup_steps == 2
+    with pytest.raises(ValueError, match="steps"):
+        with_total_steps(config, 0)

@@ -684,6 +684,35 @@ class TrainConfig:
 # --------------------------------------------------------------------- dict conversion
 
 
+def with_total_steps(config: TrainConfig, steps: int) -> TrainConfig:
+    """`config` shortened (or lengthened) to exactly `steps` training steps.
+
+    The warmup is capped at half the run, the checkpoint interval (one Keras epoch)
+    becomes `steps` itself when it does not divide `steps`, so no step is dropped, and an
+    in-training evaluation interval moves to the nearest multiple of it.
+    """
+    _check_positive_int("steps", steps)
+    every = min(config.checkpoint.every_n_steps, steps)
+    if steps % every:
+        every = steps
+    return dataclasses.replace(
+        config,
+        schedule=dataclasses.replace(
+            config.schedule,
+            total_steps=steps,
+            warmup_steps=min(config.schedule.warmup_steps, steps // 2),
+        ),
+        checkpoint=dataclasses.replace(config.checkpoint, every_n_steps=every),
+        # In-training evaluation stays on checkpoint boundaries (nearest multiple of `every`).
+        evaluation=dataclasses.replace(
+            config.evaluation,
+            every_n_steps=every * max(1, round(config.evaluation.every_n_steps / every))
+            if config.evaluation.every_n_steps
+            else 0,
+        ),
+    )
+
+
 def config_to_dict(config: Any) -> dict[str, Any]:
     """A dataclass config as a JSON-ready dict (tuples become lists)."""
     return _to_jsonable(dataclasses.asdict(config))
