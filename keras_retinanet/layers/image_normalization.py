@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 
 import keras
+import numpy as np
 from keras import ops
 
 NUM_CHANNELS = 3
@@ -14,6 +15,11 @@ class ImageNormalization(keras.layers.Layer):
 
     `y = (x[..., ::-1] if reverse_channels else x) - mean) / std`, per channel. Living in
     the graph means a user (and an exported `.tflite`) feeds plain RGB pixels.
+
+    The channel reversal is a 1x1 convolution with a 0/1 permutation kernel (exact in any
+    float dtype and in int8), not a `flip`: a `.tflite` then holds a `CONV_2D`, which the
+    Edge TPU maps, instead of `REVERSE_V2`, which it does not (and which would send the
+    whole graph after it to the CPU).
 
     Call args:
         images: `[B, H, W, 3]` RGB pixels in [0, 255], any real or integer dtype.
@@ -54,10 +60,15 @@ class ImageNormalization(keras.layers.Layer):
     def call(self, images):
         images = ops.cast(images, self.compute_dtype)
         if self.reverse_channels:
-            images = ops.flip(images, axis=-1)
+            images = ops.conv(images, self._reversal_kernel(), strides=1, padding="valid")
         mean = ops.convert_to_tensor(self.mean, self.compute_dtype)
         inverse_std = ops.convert_to_tensor([1.0 / s for s in self.std], self.compute_dtype)
         return (images - mean) * inverse_std
+
+    def _reversal_kernel(self):
+        """`[1, 1, 3, 3]` kernel mapping input channel `c` to output `3 - 1 - c`."""
+        reversal = np.eye(NUM_CHANNELS)[::-1].reshape(1, 1, NUM_CHANNELS, NUM_CHANNELS)
+        return ops.convert_to_tensor(reversal, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape
