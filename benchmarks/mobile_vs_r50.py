@@ -56,6 +56,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import keras
 from bench_lib import flops, report
 
+from keras_retinanet.data.shapes_dataset import SHAPE_CLASS_NAMES
 from keras_retinanet.presets import get_preset
 from keras_retinanet.training import train
 from keras_retinanet.training.model_builder import build_retinanet
@@ -122,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def model_config(key: str, args: argparse.Namespace, work_dir: str) -> TrainConfig:
-    """The shapes recipe for one model of the comparison (only the architecture differs)."""
+    """The shapes recipe for one model of the comparison (architecture; R50's learning rate)."""
     config = shapes_config()
     model = config.model
     optimizer = config.optimizer
@@ -133,14 +134,14 @@ def model_config(key: str, args: argparse.Namespace, work_dir: str) -> TrainConf
             max_level=model.resolved_max_level,  # the recipe's pyramid levels and anchors
         )
     if key == "r50":
-        head_batch_norm = args.r50_heads == R50_HEADS_BATCH_NORM
+        normalised = args.r50_heads == R50_HEADS_BATCH_NORM
         model = dataclasses.replace(
             model,
             # From scratch: every BatchNorm trains, no ResNet stage is frozen.
             backbone_frozen_batch_norm=False,
             backbone_frozen_stages=0,
-            fpn_batch_norm=head_batch_norm,
-            head_batch_norm=head_batch_norm,
+            fpn_batch_norm=normalised,
+            head_batch_norm=normalised,
         )
         optimizer = dataclasses.replace(optimizer, base_learning_rate=args.r50_learning_rate)
     steps = args.steps or config.schedule.total_steps
@@ -182,17 +183,21 @@ def forward_gflops(config: TrainConfig, num_classes: int) -> tuple[float, int]:
     return gflops / 1e9, model.count_params()
 
 
-def head_batch_norm(config: TrainConfig) -> bool:
-    """Whether the model of `config` has BatchNorm in its subnets (the override or the preset's)."""
+def fpn_and_head_batch_norm(config: TrainConfig) -> bool:
+    """Whether the model of `config` has BatchNorm in both its FPN and its subnets.
+
+    Each setting is the config's override or, where it sets none, the preset's.
+    """
     model = config.model
-    if model.head_batch_norm is not None:
-        return model.head_batch_norm
-    return get_preset(model.preset).head_batch_norm
+    preset = get_preset(model.preset)
+    fpn = preset.fpn_batch_norm if model.fpn_batch_norm is None else model.fpn_batch_norm
+    head = preset.head_batch_norm if model.head_batch_norm is None else model.head_batch_norm
+    return fpn and head
 
 
 def run_model(key: str, args: argparse.Namespace, work_dir: str) -> dict:
     config = model_config(key, args, work_dir)
-    gflops, params = forward_gflops(config, num_classes=5)
+    gflops, params = forward_gflops(config, num_classes=len(SHAPE_CLASS_NAMES))
     keras.backend.clear_session()
     print(f"[{key}] training {config.model.preset} for {config.schedule.total_steps} steps")
     started = time.perf_counter()
@@ -200,7 +205,7 @@ def run_model(key: str, args: argparse.Namespace, work_dir: str) -> dict:
     seconds = time.perf_counter() - started
     return {
         "preset": config.model.preset,
-        "fpn_and_head_batch_norm": head_batch_norm(config),
+        "fpn_and_head_batch_norm": fpn_and_head_batch_norm(config),
         "learning_rate": config.optimizer.base_learning_rate,
         "params": params,
         "forward_gflops": gflops,

@@ -15,9 +15,28 @@ def test_caffe_style_bgr_mean():
     )
 
 
-def test_channel_reversal_is_exact_for_every_pixel_value():
+@pytest.mark.parametrize(
+    "policy, dtype",
+    [
+        ("float32", "float32"),
+        ("float32", "uint8"),
+        ("mixed_bfloat16", "float32"),
+        ("mixed_float16", "uint8"),
+    ],
+)
+def test_channel_reversal_is_exact_for_every_uint8_value(policy, dtype):
+    values = np.arange(256)
+    # Every value 0..255 in every channel position, in a [1, 16, 16, 3] image.
+    rgb = np.stack([values, values[::-1], np.roll(values, 85)], axis=-1)
+    rgb = rgb.reshape(1, 16, 16, 3).astype(dtype)
+    layer = ImageNormalization(reverse_channels=True, dtype=policy)
+    output = keras.ops.convert_to_numpy(layer(rgb)).astype("float32")
+    np.testing.assert_array_equal(output, rgb[..., ::-1].astype("float32"))
+
+
+def test_channel_reversal_of_fractional_pixels_in_float32():
+    rgb = np.random.default_rng(0).uniform(0, 255, (2, 5, 7, 3)).astype("float32")
     layer = ImageNormalization(reverse_channels=True)
-    rgb = np.random.default_rng(0).integers(0, 256, (2, 5, 7, 3)).astype("float32")
     np.testing.assert_array_equal(layer(rgb), rgb[..., ::-1])
 
 

@@ -40,7 +40,8 @@ def test_only_the_architecture_and_r50s_learning_rate_differ(script, tmp_path):
     assert r50.model.resolved_max_level == mobile.model.resolved_max_level == 6
     # By default R50-FPN normalises its FPN and subnets like the mobile preset does.
     assert r50.model.fpn_batch_norm is r50.model.head_batch_norm is True
-    assert script.head_batch_norm(mobile) is script.head_batch_norm(r50) is True
+    for config in (mobile, mobilenetv2, r50):
+        assert script.fpn_and_head_batch_norm(config) is True
     assert r50.optimizer == dataclasses.replace(
         recipe.optimizer, base_learning_rate=script.R50_LEARNING_RATE
     )
@@ -55,7 +56,7 @@ def test_only_the_architecture_and_r50s_learning_rate_differ(script, tmp_path):
         head_batch_norm=None,
     )
     assert same_model_fields == recipe.model
-    for config in (mobile, r50):
+    for config in (mobile, mobilenetv2, r50):
         assert config.data == recipe.data
         assert config.schedule == recipe.schedule
 
@@ -67,11 +68,11 @@ def test_r50_flags_choose_the_paper_heads_and_its_learning_rate(script, tmp_path
     r50 = script.model_config("r50", args, str(tmp_path))
     mobile = script.model_config("mobile", args, str(tmp_path))
     assert r50.model.fpn_batch_norm is r50.model.head_batch_norm is False
-    assert script.head_batch_norm(r50) is False
+    assert script.fpn_and_head_batch_norm(r50) is False
     assert r50.optimizer.base_learning_rate == 0.0005
     # The mobile model keeps the recipe's rate and heads.
     assert mobile.optimizer.base_learning_rate == shapes_config().optimizer.base_learning_rate
-    assert script.head_batch_norm(mobile) is True
+    assert script.fpn_and_head_batch_norm(mobile) is True
 
 
 def test_smoke_run_reports_every_model_and_the_verdicts(script, tmp_path, capsys):
@@ -96,12 +97,14 @@ def test_smoke_run_reports_every_model_and_the_verdicts(script, tmp_path, capsys
     for key, target in targets.items():
         assert target["flop_fraction"] == models[key]["forward_gflops"] / r50
         assert target["gap_points"] == pytest.approx(
-            100 * (models["r50"]["metrics"]["AP50"] - models[key]["metrics"]["AP50"])
+            script.POINTS * (models["r50"]["metrics"]["AP50"] - models[key]["metrics"]["AP50"])
         )
-        assert target["met"] == (target["gap_points"] <= 5)
+        assert target["met"] == (target["gap_points"] <= script.TARGET_AP50_GAP)
         assert "within 5 points" in target["target"]
     printed = capsys.readouterr().out
-    assert printed.count("MET") == 2
+    for target in targets.values():
+        verdict = "MET" if target["met"] else "NOT MET"
+        assert f"{target['target']}: {verdict} (gap" in printed
 
 
 def test_verdicts_need_r50_and_judge_each_mobile_model(script):

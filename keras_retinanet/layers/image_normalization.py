@@ -13,13 +13,18 @@ NUM_CHANNELS = 3
 class ImageNormalization(keras.layers.Layer):
     """Maps raw RGB pixels in [0, 255] to what a backbone was trained on.
 
-    `y = (x[..., ::-1] if reverse_channels else x) - mean) / std`, per channel. Living in
+    `y = ((x[..., ::-1] if reverse_channels else x) - mean) / std`, per channel. Living in
     the graph means a user (and an exported `.tflite`) feeds plain RGB pixels.
 
-    The channel reversal is a 1x1 convolution with a 0/1 permutation kernel (exact in any
-    float dtype and in int8), not a `flip`: a `.tflite` then holds a `CONV_2D`, which the
-    Edge TPU maps, instead of `REVERSE_V2`, which it does not (and which would send the
-    whole graph after it to the CPU).
+    The channel reversal is a 1x1 convolution with a 0/1 permutation kernel, not a `flip`:
+    a `.tflite` then holds a `CONV_2D`, which the Edge TPU maps, instead of `REVERSE_V2`,
+    which it does not (and which would send the whole graph after it to the CPU). It is
+    exact for whole-number pixels in float32, float16 and bfloat16; fractional pixels
+    (after a resize) may round where the backend runs float32 convolutions in a reduced
+    precision (TF32 on recent GPUs, bfloat16 passes on TPUs), like every other conv of the
+    model. In int8 the converter folds the mean subtraction into it and requantizes its
+    output, an error of at most about one quantization step, like the flip and
+    subtraction it replaces.
 
     Call args:
         images: `[B, H, W, 3]` RGB pixels in [0, 255], any real or integer dtype.
@@ -60,7 +65,13 @@ class ImageNormalization(keras.layers.Layer):
     def call(self, images):
         images = ops.cast(images, self.compute_dtype)
         if self.reverse_channels:
-            images = ops.conv(images, self._reversal_kernel(), strides=1, padding="valid")
+            images = ops.conv(
+                images,
+                self._reversal_kernel(),
+                strides=1,
+                padding="valid",
+                data_format="channels_last",
+            )
         mean = ops.convert_to_tensor(self.mean, self.compute_dtype)
         inverse_std = ops.convert_to_tensor([1.0 / s for s in self.std], self.compute_dtype)
         return (images - mean) * inverse_std
