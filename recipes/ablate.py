@@ -47,36 +47,15 @@ from keras_retinanet.cli.config_flags import (
     load_overrides,
 )
 from keras_retinanet.training.runtime_setup import setup_runtime
-from keras_retinanet.training.train_config import config_to_dict
+from keras_retinanet.training.train_config import config_to_dict, with_total_steps
 
 SMOKE_OUTPUT_DIR = "runs/ablations_smoke"
 _OUTPUT_DIR_PATH = "output_dir"
 
 
 def with_steps(config: AblationConfig, steps: int) -> AblationConfig:
-    """`config` with `steps` training steps per run (epoch length and warmup adjusted).
-
-    The epoch length becomes `steps` when it does not divide it, and the warmup at most
-    half the run.
-    """
-    if steps < 1:
-        raise ValueError(f"--steps must be >= 1; got {steps}.")
-    base = config.base
-    every = base.checkpoint.every_n_steps
-    every = every if steps % every == 0 else steps
-    evaluate_every = base.evaluation.every_n_steps
-    evaluate_every = evaluate_every if evaluate_every % every == 0 else 0
-    base = dataclasses.replace(
-        base,
-        schedule=dataclasses.replace(
-            base.schedule,
-            total_steps=steps,
-            warmup_steps=min(base.schedule.warmup_steps, steps // 2),
-        ),
-        checkpoint=dataclasses.replace(base.checkpoint, every_n_steps=every),
-        evaluation=dataclasses.replace(base.evaluation, every_n_steps=evaluate_every),
-    )
-    return dataclasses.replace(config, base=base)
+    """`config` with `steps` training steps per run (`with_total_steps` on its base run)."""
+    return dataclasses.replace(config, base=with_total_steps(config.base, steps))
 
 
 def build_config(argv: Sequence[str]) -> tuple[AblationConfig, argparse.Namespace]:
