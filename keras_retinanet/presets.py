@@ -72,20 +72,23 @@ def _paper(name: str, backbone: str, image_size: int | None, description: str) -
     return ModelPreset(name=name, backbone=backbone, image_size=image_size, description=description)
 
 
-def _lite(name: str, backbone: str, image_size: int, description: str) -> ModelPreset:
+def _lite(
+    name: str, backbone: str, image_size: int, description: str, **overrides: Any
+) -> ModelPreset:
+    """An FPN-Lite preset: separable convs, BatchNorm, ReLU6; `overrides` other fields."""
+    fields = {
+        "fpn_channels": LITE_CHANNELS,
+        "fpn_separable": True,
+        "fpn_batch_norm": True,
+        "fpn_activation": "relu6",
+        "head_channels": LITE_CHANNELS,
+        "head_separable": True,
+        "head_batch_norm": True,
+        "head_activation": "relu6",
+        **overrides,
+    }
     return ModelPreset(
-        name=name,
-        backbone=backbone,
-        image_size=image_size,
-        fpn_channels=LITE_CHANNELS,
-        fpn_separable=True,
-        fpn_batch_norm=True,
-        fpn_activation="relu6",
-        head_channels=LITE_CHANNELS,
-        head_separable=True,
-        head_batch_norm=True,
-        head_activation="relu6",
-        description=description,
+        name=name, backbone=backbone, image_size=image_size, description=description, **fields
     )
 
 
@@ -113,25 +116,17 @@ PRESETS: dict[str, ModelPreset] = {
             320,
             "MobileNetV2 width 0.35 FPN-Lite 320: the smallest, CPU-trainable in minutes.",
         ),
-        ModelPreset(
-            name="retinanet_mobilenetv2_035_fpnlite_128",
-            backbone="mobilenetv2_035",
-            image_size=128,
+        _lite(
+            "retinanet_mobilenetv2_035_fpnlite_128",
+            "mobilenetv2_035",
+            128,
+            "MobileNetV2-0.35 FPN-Lite (64 channels, two separable convs per subnet, P3-P6) "
+            "at 128 px: trains from scratch on a CPU in minutes (the demo and the shapes "
+            "recipe); exports like the 320 px FPN-Lite presets.",
             max_level=6,
             fpn_channels=DEMO_LITE_CHANNELS,
-            fpn_separable=True,
-            fpn_batch_norm=True,
-            fpn_activation="relu6",
             head_channels=DEMO_LITE_CHANNELS,
             head_depth=DEMO_LITE_HEAD_DEPTH,
-            head_separable=True,
-            head_batch_norm=True,
-            head_activation="relu6",
-            description=(
-                "MobileNetV2-0.35 FPN-Lite (64 channels, two separable convs per subnet, "
-                "P3-P6) at 128 px: trains from scratch on a CPU in minutes (the demo and "
-                "the shapes recipe); exports like the 320 px FPN-Lite presets."
-            ),
         ),
         ModelPreset(
             name="retinanet_mobilenetv2_035_fpn_128",

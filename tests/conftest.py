@@ -1,20 +1,35 @@
-"""Shared test helpers: quiet TensorFlow, deterministic seeds, the config round-trip check."""
+"""Shared test helpers: quiet TensorFlow, deterministic seeds, the config round-trip check,
+importing the scripts of benchmarks/."""
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import importlib
 import json
+import sys
 
 import keras
 import numpy as np
 import pytest
+
+BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
 
 
 @pytest.fixture(autouse=True)
 def _seed():
     keras.utils.set_random_seed(1234)
     yield
+
+
+@pytest.fixture(scope="module")
+def benchmark_module():
+    """`name -> module`: imports a script of benchmarks/ (which imports its bench_lib)."""
+    sys.path.insert(0, BENCHMARKS)
+    try:
+        yield importlib.import_module
+    finally:
+        sys.path.remove(BENCHMARKS)
 
 
 def assert_config_round_trip(obj, expected: dict, rebuild=None):

@@ -6,14 +6,10 @@ real runs in the `.venv-peers` environment (benchmarks/README.md). What is check
 the plumbing: flags, building, interleaved timing, tables, the targets and the JSON.
 """
 
-import importlib
 import json
-import os
-import sys
 
 import pytest
 
-BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
 SMOKE_FLAGS = ("--smoke", "--backbone", "mobilenetv2_035")
 # Scripts that compare with a peer (and so must report it skipped here).
 WITH_PEERS = ("compare_train", "compare_predict", "compare_tflite", "compare_accuracy")
@@ -30,15 +26,6 @@ SCRIPTS = {
     "pipeline": ((), ("rows", "model_train_images_per_s", "targets")),
     "compare_accuracy": ((), ("rows", "targets", "settings")),
 }
-
-
-@pytest.fixture(scope="module")
-def benchmark_module():
-    sys.path.insert(0, BENCHMARKS)
-    try:
-        yield lambda name: importlib.import_module(name)
-    finally:
-        sys.path.remove(BENCHMARKS)
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))

@@ -7,9 +7,6 @@ the same budget, and the target verdicts compare the right numbers.
 """
 
 import dataclasses
-import importlib
-import os
-import sys
 
 import pytest
 
@@ -21,17 +18,12 @@ from keras_retinanet.presets import (
     build_model,
 )
 
-BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
 LITE_PRESETS = sorted(name for name in PRESETS if "_fpnlite_" in name)
 
 
 @pytest.fixture(scope="module")
-def mobile_targets():
-    sys.path.insert(0, BENCHMARKS)
-    try:
-        yield importlib.import_module("mobile_targets")
-    finally:
-        sys.path.remove(BENCHMARKS)
+def mobile_targets(benchmark_module):
+    return benchmark_module("mobile_targets")
 
 
 @pytest.mark.parametrize("name", LITE_PRESETS)

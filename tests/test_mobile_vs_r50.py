@@ -1,25 +1,16 @@
 """benchmarks/mobile_vs_r50.py: both models get the shapes recipe's budget; smoke run."""
 
 import dataclasses
-import importlib
 import json
-import os
-import sys
 
 import pytest
 
 from keras_retinanet.training.recipes.shapes import shapes_config
 
-BENCHMARKS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")
-
 
 @pytest.fixture(scope="module")
-def script():
-    sys.path.insert(0, BENCHMARKS)
-    try:
-        yield importlib.import_module("mobile_vs_r50")
-    finally:
-        sys.path.remove(BENCHMARKS)
+def script(benchmark_module):
+    return benchmark_module("mobile_vs_r50")
 
 
 def test_only_the_architecture_and_r50s_learning_rate_differ(script, tmp_path):
