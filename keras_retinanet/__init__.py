@@ -1,6 +1,6 @@
 """keras-retinanet: RetinaNet for Keras 3 (TensorFlow backend)."""
 
-from keras_retinanet import label_codes
+from keras_retinanet import callbacks, label_codes
 from keras_retinanet.layers import FeaturePyramid, ImageNormalization, PredictionHead
 from keras_retinanet.losses import FocalLoss, SmoothL1Loss
 from keras_retinanet.models import BACKBONES, RetinaNet, build_backbone
@@ -33,5 +33,6 @@ __all__ = [
     "TargetEncoder",
     "__version__",
     "build_backbone",
+    "callbacks",
     "label_codes",
 ]
