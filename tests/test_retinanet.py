@@ -144,22 +144,83 @@ def test_pre_encoded_targets_give_the_same_loss():
 
 
 @pytest.mark.parametrize("box_format", ["xyxy", "xywh", "center_yxhw", "rel_yxyx"])
-def test_bounding_box_formats(box_format):
+def test_training_boxes_declare_their_format_in_the_key(box_format):
     reference = tiny_model()
     reference.compile()
     images, y = batch()
     expected = reference.evaluate(images, y, verbose=0, return_dict=True)
+    # The model's bounding_box_format (predictions) does not change how y is read.
     model = tiny_model(bounding_box_format=box_format)
     model.set_weights(reference.get_weights())
     model.compile()
+    got_plain = model.evaluate(images, y, verbose=0, return_dict=True)
+    assert got_plain["loss"] == pytest.approx(expected["loss"], rel=1e-5)
     converted = keras.utils.bounding_boxes.convert_format(
         y["boxes"], source="yxyx", target=box_format, height=128, width=128
     )
     converted = np.where(y["classes"][..., None] >= 0, np.asarray(converted), -1.0)
-    got = model.evaluate(
-        images, {"boxes": converted, "classes": y["classes"]}, verbose=0, return_dict=True
-    )
+    declared = {f"boxes_{box_format}": converted, "classes": y["classes"]}
+    got = reference.evaluate(images, declared, verbose=0, return_dict=True)
     assert got["loss"] == pytest.approx(expected["loss"], rel=1e-5)
+
+
+# A tall object, yxyx pixels: 100 high, 30 wide. Transposed (read as xyxy) it would be
+# a wide one: x 10..110, y 40..70.
+TALL_BOX_YXYX = [10.0, 40.0, 110.0, 70.0]
+
+
+def _tall_box_dataset():
+    element = {
+        "image": np.zeros((128, 128, 3), "uint8"),
+        "boxes": np.array([TALL_BOX_YXYX], "float32"),
+        "classes": np.array([1], "int32"),
+        "is_crowd": np.array([False]),
+        "image_id": np.int64(0),
+    }
+    return tf.data.Dataset.from_tensors(element)
+
+
+@pytest.mark.parametrize("box_format", ["xyxy", "rel_xywh"])
+def test_model_predicting_another_format_trains_on_the_pipeline_boxes(box_format):
+    from keras_retinanet.data.input_pipeline import (
+        AugmentationConfig,
+        ResizeConfig,
+        build_train_pipeline,
+    )
+
+    model = tiny_model(bounding_box_format=box_format)
+    pipeline = build_train_pipeline(
+        _tall_box_dataset(),
+        1,
+        resize=ResizeConfig(mode="letterbox", size=128),
+        augmentation=AugmentationConfig.disabled(),
+        max_boxes=2,
+        encode_targets=model.encode_targets,
+        seed=0,
+        shuffle_buffer=0,
+    )
+    images, y = next(iter(pipeline))
+    np.testing.assert_allclose(y["boxes"][0, 0], TALL_BOX_YXYX)
+    for class_targets in (y["class_targets"], model._targets(images, y)["class_targets"]):
+        positives = np.flatnonzero(class_targets.numpy()[0] == 1)
+        anchors = model.anchor_generator(128, 128).numpy()[positives]
+        heights = anchors[:, 2] - anchors[:, 0]
+        widths = anchors[:, 3] - anchors[:, 1]
+        # Matched anchors are the tall ones (aspect 2:1) around the box's centre (60, 55).
+        assert positives.size > 0
+        assert np.all(heights > widths), (heights, widths)
+        centres = (anchors[:, :2] + anchors[:, 2:]) / 2
+        np.testing.assert_allclose(centres.mean(axis=0), [60.0, 55.0], atol=8.0)
+
+
+def test_two_box_keys_are_refused():
+    model = tiny_model()
+    model.compile()
+    images, y = batch()
+    with pytest.raises(ValueError, match="one box key"):
+        model.evaluate(images, {**y, "boxes_xyxy": y["boxes"]}, verbose=0)
+    with pytest.raises(ValueError, match="Unknown box format"):
+        model.encode_targets((128, 128), y["boxes"], y["classes"], box_format="ltrb")
 
 
 def test_predicted_boxes_use_the_model_format():
@@ -202,7 +263,7 @@ def test_bad_inputs_raise_clear_errors():
     inverted = {"boxes": y["boxes"][..., [2, 1, 0, 3]], "classes": y["classes"]}
     with pytest.raises(tf.errors.InvalidArgumentError, match="ymax < ymin"):
         model.fit(images, inverted, verbose=0)
-    with pytest.raises(ValueError, match='"boxes" and "classes"'):
+    with pytest.raises(ValueError, match='"classes" and one box key'):
         model.fit(images, {"bboxes": y["boxes"], "labels": y["classes"]}, verbose=0)
 
 
