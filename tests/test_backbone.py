@@ -2,7 +2,12 @@ import keras
 import numpy as np
 import pytest
 
-from keras_retinanet.models.backbone import BACKBONES, build_backbone, get_backbone_spec
+from keras_retinanet.models.backbone import (
+    BACKBONES,
+    build_backbone,
+    get_backbone_spec,
+    resolve_frozen_batch_norm,
+)
 
 LIGHT_BACKBONES = [
     "mobilenetv2",
@@ -63,6 +68,33 @@ def test_weights_from_a_file(tmp_path):
     backbone = build_backbone("mobilenetv2_035", weights=path)
     for expected, loaded in zip(source.weights, backbone.weights):
         np.testing.assert_array_equal(expected.numpy(), loaded.numpy())
+    # Pretrained: BatchNorm frozen by default (torchvision / detectron2), trainable on request.
+    batch_norms = [
+        layer for layer in backbone.layers if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert batch_norms and not any(layer.trainable for layer in batch_norms)
+    unfrozen = build_backbone("mobilenetv2_035", weights=path, frozen_batch_norm=False)
+    assert all(
+        layer.trainable
+        for layer in unfrozen.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "weights", "requested", "expected"),
+    [
+        ("mobilenetv2_035", None, None, False),  # from scratch: BatchNorm trains
+        ("mobilenetv2_035", "imagenet", None, True),
+        ("mobilenetv2_035", "w.weights.h5", None, True),
+        ("mobilenetv3large", "imagenet", None, True),
+        ("mobilenetv2_035", "imagenet", False, False),
+        ("resnet50", None, None, True),  # ResNets: frozen even from scratch (the paper)
+        ("resnet50", "imagenet", False, False),
+    ],
+)
+def test_default_frozen_batch_norm_follows_the_weights(name, weights, requested, expected):
+    assert resolve_frozen_batch_norm(name, weights, requested) is expected
 
 
 def test_errors():
@@ -84,3 +116,36 @@ def test_registry_lists_the_issue_backbones():
         "mobilenetv3large",
     ):
         assert name in BACKBONES
+
+
+def test_retinanet_from_config_keeps_the_pretrained_default(tmp_path):
+    from keras_retinanet.models.retinanet import RetinaNet
+
+    source = keras.applications.MobileNetV2(
+        include_top=False, weights=None, alpha=0.35, input_shape=(None, None, 3)
+    )
+    path = str(tmp_path / "mobilenet.weights.h5")
+    source.save_weights(path)
+    model = RetinaNet(
+        num_classes=2,
+        backbone="mobilenetv2_035",
+        backbone_weights=path,
+        fpn_channels=16,
+        head_channels=16,
+        head_depth=1,
+    )
+    config = model.get_config()
+    assert config["backbone_frozen_batch_norm"] is None  # the argument, not its resolution
+    rebuilt = RetinaNet.from_config(config)  # built without weights, yet frozen like `model`
+    assert rebuilt.backbone_frozen_batch_norm is None
+
+    def trainable_batch_norms(retinanet):
+        backbone = retinanet.get_layer("backbone")
+        return [
+            layer.trainable
+            for layer in backbone.layers
+            if isinstance(layer, keras.layers.BatchNormalization)
+        ]
+
+    assert trainable_batch_norms(model) and not any(trainable_batch_norms(model))
+    assert trainable_batch_norms(rebuilt) == trainable_batch_norms(model)

@@ -51,7 +51,12 @@ class BackboneSpec:
         mean: per-channel mean of the expected input (after channel reversal).
         std: per-channel std of the expected input.
         reverse_channels: the weights expect BGR.
-        default_frozen_batch_norm: BatchNorm frozen unless the user says otherwise.
+        default_frozen_batch_norm: BatchNorm frozen unless the user says otherwise, even
+            from random initialisation (ResNets, as in the paper).
+        frozen_batch_norm_when_pretrained: BatchNorm frozen by default when the backbone
+            starts from pretrained weights (torchvision and detectron2 fine-tune every
+            pretrained backbone with frozen BatchNorm: its ImageNet statistics are better
+            than any a short run's moving average reaches).
         default_frozen_stages: stages frozen unless the user says otherwise.
         stage_prefixes: layer-name prefixes of stage 1 (stem), 2, ...; empty when the
             backbone does not support freezing stages.
@@ -63,6 +68,7 @@ class BackboneSpec:
     std: tuple[float, float, float]
     reverse_channels: bool
     default_frozen_batch_norm: bool
+    frozen_batch_norm_when_pretrained: bool = True
     default_frozen_stages: int = 0
     stage_prefixes: tuple[str, ...] = ()
     constructor_kwargs: dict = dataclasses.field(default_factory=dict)
@@ -140,6 +146,22 @@ def get_backbone_spec(name: str) -> BackboneSpec:
         raise ValueError(f"Unknown backbone {name!r}; choose one of {sorted(BACKBONES)}.") from None
 
 
+def resolve_frozen_batch_norm(
+    name: str, weights: str | None, frozen_batch_norm: bool | None = None
+) -> bool:
+    """Whether the backbone's BatchNorm is frozen: `frozen_batch_norm`, or the default.
+
+    The default (None): frozen for ResNets, and for every backbone built from pretrained
+    weights (`weights` not None); trainable for a MobileNet from random initialisation.
+    """
+    if frozen_batch_norm is not None:
+        return bool(frozen_batch_norm)
+    spec = get_backbone_spec(name)
+    return spec.default_frozen_batch_norm or (
+        weights is not None and spec.frozen_batch_norm_when_pretrained
+    )
+
+
 def build_backbone(
     name: str,
     weights: str | None = "imagenet",
@@ -156,8 +178,9 @@ def build_backbone(
             keras.applications model.
         frozen_batch_norm: run every BatchNorm in inference mode with frozen statistics
             and affine parameters (the paper's setting for ResNets, whose statistics
-            from ImageNet are kept). None: the backbone's default (True for ResNets,
-            False for MobileNets).
+            from ImageNet are kept). None: `resolve_frozen_batch_norm`'s default (True for
+            ResNets and for any pretrained backbone (`weights` not None), False for a
+            MobileNet from random initialisation).
         frozen_stages: number of leading stages whose weights are frozen (1: the stem,
             2: stem and conv2, ...). None: the backbone's default (2 for ResNets, as in
             Detectron; 0 for MobileNets, which do not support freezing stages).
@@ -172,9 +195,7 @@ def build_backbone(
         `[C3, C4, C5]` at strides 8, 16, 32.
     """
     spec = get_backbone_spec(name)
-    frozen_batch_norm = (
-        spec.default_frozen_batch_norm if frozen_batch_norm is None else frozen_batch_norm
-    )
+    frozen_batch_norm = resolve_frozen_batch_norm(name, weights, frozen_batch_norm)
     frozen_stages = spec.default_frozen_stages if frozen_stages is None else frozen_stages
     if frozen_stages < 0 or frozen_stages > len(spec.stage_prefixes):
         raise ValueError(
