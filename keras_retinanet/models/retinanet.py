@@ -52,6 +52,11 @@ BOUNDING_BOX_FORMATS = (
 # Output names of the raw (training) outputs.
 CLASSIFICATION = "classification"
 BOX = "box"
+# Format of `y["boxes"]`: what every loader and `build_train_pipeline` emit, whatever the
+# model's `bounding_box_format` (which is the format of the predictions only).
+TRAINING_BOX_FORMAT = "yxyx"
+# Key of the training boxes in `y`; `f"{BOXES_KEY}_{format}"` declares another format.
+BOXES_KEY = "boxes"
 
 
 def default_anchor_generator(max_level: int = DEFAULT_MAX_LEVEL) -> AnchorGenerator:
@@ -78,9 +83,12 @@ class RetinaNet(keras.Model):
     batches (image_shape `(None, None, 3)`); multiples of 128 avoid any cropping in
     the FPN.
 
-    Training data: `(images, {"boxes": [B, N, 4], "classes": [B, N]})`, boxes in
-    `bounding_box_format` (pixels unless a "rel_" format), classes int with -1 for padded
-    rows and -2 for crowd regions (see `keras_retinanet.label_codes`). Targets are
+    Training data: `(images, {"boxes": [B, N, 4], "classes": [B, N]})`, boxes yxyx
+    pixels of the network input (`TRAINING_BOX_FORMAT`, what every loader and
+    `build_train_pipeline` emit, whatever `bounding_box_format` is), classes int with -1
+    for padded rows and -2 for crowd regions (see `keras_retinanet.label_codes`). Boxes in
+    another format declare it in their key: `{"boxes_xyxy": ...}`, `{"boxes_rel_xywh":
+    ...}` (any of `BOUNDING_BOX_FORMATS`); a y with two box keys is refused. Targets are
     encoded in `compute_loss` by `TargetEncoder` on the batch; a pipeline may instead
     encode per sample with `encode_targets` and add `{"class_targets", "box_targets"}`
     to the y dict, which `compute_loss` then uses as they are.
@@ -127,7 +135,9 @@ class RetinaNet(keras.Model):
         detection_decoder: `DetectionDecoder`; None: top 1000 per level, score > 0.05,
             class-wise NMS at 0.5, 100 detections.
         crowd_ioa_threshold: negatives this much inside a crowd region are ignored.
-        bounding_box_format: box format of `y["boxes"]` and of predicted boxes.
+        bounding_box_format: box format of the predicted boxes (`predict`,
+            `decode_predictions`). Not the format of the training boxes: `y["boxes"]` is
+            always yxyx pixels; other formats are declared by the key (see above).
         image_shape: input shape `(H, W, 3)`, None for variable sides.
     """
 
@@ -309,7 +319,9 @@ class RetinaNet(keras.Model):
         self.box_loss_weight = float(box_loss_weight)
         super().compile(optimizer=optimizer, **kwargs)
 
-    def encode_targets(self, image_size, boxes, classes) -> dict[str, tf.Tensor]:
+    def encode_targets(
+        self, image_size, boxes, classes, box_format: str = TRAINING_BOX_FORMAT
+    ) -> dict[str, tf.Tensor]:
         """Encodes ground truth into anchor targets (for one image or a batch).
 
         Use it in a `tf.data` map to move target encoding out of the training step.
@@ -318,13 +330,15 @@ class RetinaNet(keras.Model):
             image_size: `(height, width)` of the network input (ints, scalar tensors, or
                 an int tensor whose first two entries are height and width, e.g. the
                 `[3]` image shape a `tf.data` map sees).
-            boxes: float `[N, 4]` or `[B, N, 4]` in `bounding_box_format`.
+            boxes: float `[N, 4]` or `[B, N, 4]` in `box_format`.
             classes: int `[N]` or `[B, N]` (-1 padding, -2 crowd).
+            box_format: format of `boxes`: yxyx pixels (what the package's pipelines
+                emit) unless told otherwise; independent of `bounding_box_format`.
 
         Returns:
             `{"class_targets": int32 [..., A], "box_targets": float32 [..., A, 4]}`.
         """
-        boxes_yxyx = self._to_yxyx(boxes, image_size)
+        boxes_yxyx = _to_yxyx(boxes, box_format, image_size)
         return self.target_encoder(image_size, boxes_yxyx, classes)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -332,7 +346,8 @@ class RetinaNet(keras.Model):
 
         Args:
             x: images `[B, H, W, 3]`.
-            y: `{"boxes", "classes"}` (encoded here) or `{"class_targets", "box_targets"}`.
+            y: `{"boxes" (yxyx pixels) or "boxes_<format>", "classes"}` (encoded here) or
+                `{"class_targets", "box_targets"}`.
             y_pred: the raw outputs of `call`.
             sample_weight: not supported (raises if given).
             training: unused.
@@ -384,12 +399,16 @@ class RetinaNet(keras.Model):
     def _targets(self, x, y) -> dict[str, tf.Tensor]:
         if "class_targets" in y and "box_targets" in y:
             return {"class_targets": y["class_targets"], "box_targets": y["box_targets"]}
-        if "boxes" not in y or "classes" not in y:
+        box_keys = sorted(key for key in y if key == BOXES_KEY or key in _DECLARED_BOX_KEYS)
+        if len(box_keys) != 1 or "classes" not in y:
             raise ValueError(
-                'RetinaNet expects y with keys "boxes" and "classes" (or pre-encoded '
-                f'"class_targets" and "box_targets"); got keys {sorted(y)}.'
+                'RetinaNet expects y with "classes" and one box key: "boxes" (yxyx pixels) '
+                'or "boxes_<format>" (e.g. "boxes_xyxy"), or pre-encoded "class_targets" '
+                f'and "box_targets"; got keys {sorted(y)}.'
             )
-        return self.encode_targets(_image_size(x), y["boxes"], y["classes"])
+        (key,) = box_keys
+        box_format = _DECLARED_BOX_KEYS.get(key, TRAINING_BOX_FORMAT)
+        return self.encode_targets(_image_size(x), y[key], y["classes"], box_format)
 
     # ------------------------------------------------------------------ inference
 
@@ -435,17 +454,6 @@ class RetinaNet(keras.Model):
         return metrics
 
     # ------------------------------------------------------------------ formats
-
-    def _to_yxyx(self, boxes, image_size):
-        if self.bounding_box_format == "yxyx":
-            return tf.cast(boxes, tf.float32)
-        return keras.utils.bounding_boxes.convert_format(
-            tf.cast(boxes, tf.float32),
-            source=self.bounding_box_format,
-            target="yxyx",
-            height=image_size[0],
-            width=image_size[1],
-        )
 
     def _from_yxyx(self, boxes, image_size):
         if self.bounding_box_format == "yxyx":
@@ -524,6 +532,26 @@ class RetinaNet(keras.Model):
         self.compile(**config)
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+
+# "boxes_xyxy" -> "xyxy", ... : keys of y that declare their boxes' format.
+_DECLARED_BOX_KEYS = {
+    f"{BOXES_KEY}_{box_format}": box_format for box_format in BOUNDING_BOX_FORMATS
+}
+
+
+def _to_yxyx(boxes, box_format: str, image_size):
+    """Converts `[..., 4]` boxes in `box_format` to float32 yxyx pixels."""
+    if box_format not in BOUNDING_BOX_FORMATS:
+        raise ValueError(
+            f"Unknown box format {box_format!r}; choose one of {BOUNDING_BOX_FORMATS}."
+        )
+    boxes = tf.cast(boxes, tf.float32)
+    if box_format == "yxyx":
+        return boxes
+    return keras.utils.bounding_boxes.convert_format(
+        boxes, source=box_format, target="yxyx", height=image_size[0], width=image_size[1]
+    )
 
 
 def _or_default(value, default):
