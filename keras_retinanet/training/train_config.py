@@ -21,6 +21,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from keras_retinanet.callbacks.precise_batch_norm import DEFAULT_PRECISE_BN_IMAGES
 from keras_retinanet.data.augmentation import PhotometricJitter, RandomCrop, RandomFlip, ScaleJitter
 from keras_retinanet.data.augmentation.random_crop import DEFAULT_SIDE_FRACTION_RANGE
 from keras_retinanet.data.detection_dataset import ON_ERROR_CHOICES, ON_ERROR_RAISE
@@ -558,6 +559,14 @@ class EvaluationConfig:
         max_images: evaluate only the first this many images; None: all.
         batch_size: images per evaluation batch.
         write_detections: write the detections as a COCO results JSON.
+        precise_bn_images: training images whose batch statistics replace the moving
+            statistics of every trainable BatchNorm (`keras_retinanet.callbacks.
+            PreciseBatchNorm`) at each checkpoint, so before every in-training
+            evaluation, `best.keras` / `last.keras` and the final model (and the int8
+            export calibrated from them); 0: off (the moving averages are kept). Only
+            models with trainable BatchNorm run it. 200 as detectron2's PreciseBN: a
+            short run's moving average (momentum 0.99-0.999) is far from the statistics
+            its weights were trained with, and inference mode then detects nothing.
     """
 
     at_end: bool = True
@@ -565,10 +574,12 @@ class EvaluationConfig:
     max_images: int | None = None
     batch_size: int = DEFAULT_EVAL_BATCH_SIZE
     write_detections: bool = True
+    precise_bn_images: int = DEFAULT_PRECISE_BN_IMAGES
 
     def __post_init__(self):
         _check_positive_int("evaluation.every_n_steps", self.every_n_steps, minimum=0)
         _check_positive_int("evaluation.batch_size", self.batch_size)
+        _check_positive_int("evaluation.precise_bn_images", self.precise_bn_images, minimum=0)
         if self.max_images is not None:
             _check_positive_int("evaluation.max_images", self.max_images)
 
