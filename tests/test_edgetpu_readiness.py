@@ -133,3 +133,34 @@ def test_exported_int8_retinanet():
 def test_missing_file():
     with pytest.raises(FileNotFoundError):
         check_edgetpu_readiness(os.path.join(tempfile.gettempdir(), "no_such_model.tflite"))
+
+
+def test_feature_pyramid_on_odd_sizes_stays_mappable():
+    # A side that is no multiple of 32: C3 13, C4 7, C5 4 rows. The top-down path
+    # upsamples 2x (RESIZE_NEAREST_NEIGHBOR) and crops (STRIDED_SLICE): both on the list.
+    import keras
+
+    from keras_retinanet.layers import FeaturePyramid
+
+    size = 100
+    images = keras.Input((size, size, 3), batch_size=1)
+    c3 = keras.layers.Conv2D(8, 3, strides=8, padding="same")(images)
+    c4 = keras.layers.Conv2D(8, 3, strides=2, padding="same")(c3)
+    c5 = keras.layers.Conv2D(8, 3, strides=2, padding="same")(c4)
+    pyramid = keras.Model(images, FeaturePyramid(channels=8, max_level=5)([c3, c4, c5]))
+    converter = tf.lite.TFLiteConverter.from_keras_model(pyramid)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    rng = np.random.default_rng(0)
+    converter.representative_dataset = lambda: (
+        [rng.uniform(0, 255, (1, size, size, 3)).astype(np.float32)] for _ in range(4)
+    )
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.uint8
+    converter.inference_output_type = tf.int8
+    readiness = check_edgetpu_readiness(converter.convert(), run_compiler=False)
+    op_types = [op.op_type for op in readiness.ops]
+    assert op_types.count("RESIZE_NEAREST_NEIGHBOR") == 2
+    assert op_types.count("STRIDED_SLICE") == 2
+    assert "TILE" not in op_types
+    assert readiness.non_int8_ops == () and readiness.dynamic_tensors == ()
+    assert readiness.unsupported_ops == () and readiness.high_rank_tensors == ()

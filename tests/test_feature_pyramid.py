@@ -77,3 +77,34 @@ def test_config_round_trip():
 def test_invalid_max_level():
     with pytest.raises(ValueError, match="max_level"):
         FeaturePyramid(max_level=4)
+
+
+@pytest.mark.parametrize("static", [True, False])
+def test_top_down_upsamples_then_crops_odd_sizes(static):
+    # 7-row lateral, 4-row top: upsample 2x (8 rows) and drop the last one, so the top's
+    # row i lands on lateral rows 2i, 2i+1: [0, 0, 1, 1, 2, 2, 3]. A nearest resize
+    # 4 -> 7 gives [0, 0, 1, 2, 2, 3, 3] instead.
+    from keras_retinanet.layers.feature_pyramid import _upsample_like
+
+    top = tf.reshape(tf.range(4, dtype=tf.float32), (1, 4, 1, 1)) * tf.ones((1, 4, 3, 1))
+    reference = tf.zeros((1, 7, 5, 2))
+    if static:
+        result = _upsample_like(top, reference)
+    else:
+        spec = tf.TensorSpec((1, None, None, None), tf.float32)
+        result = tf.function(_upsample_like, input_signature=[spec, spec])(top, reference)
+    assert tuple(result.shape) == (1, 7, 5, 1)
+    np.testing.assert_array_equal(result[0, :, 0, 0], [0, 0, 1, 1, 2, 2, 3])
+    # Columns of the 3-wide top: [0, 0, 1, 1, 2] of a 5-wide lateral, all the same row.
+    columns = tf.reshape(tf.range(3, dtype=tf.float32), (1, 1, 3, 1)) * tf.ones((1, 4, 3, 1))
+    np.testing.assert_array_equal(_upsample_like(columns, reference)[0, 0, :, 0], [0, 0, 1, 1, 2])
+
+
+def test_odd_size_pyramid_merges_the_cropped_upsampling():
+    # 100 px: C4 7x7 and C5 4x4; P4's merged map must be lat4 + crop(up2(lat5)).
+    fpn = FeaturePyramid(channels=8, max_level=5)
+    c3, c4, c5 = features(100)
+    _, p4, _ = fpn([c3, c4, c5])
+    lat4, lat5 = fpn.lateral_convs[1](c4), fpn.lateral_convs[2](c5)
+    up = tf.repeat(tf.repeat(lat5, 2, axis=1), 2, axis=2)[:, :7, :7, :]
+    np.testing.assert_allclose(p4, fpn.output_convs[1](lat4 + up), atol=1e-5)

@@ -16,8 +16,9 @@ class FeaturePyramid(keras.layers.Layer):
 
     * lateral 1x1 convs on C3, C4, C5 to `channels`;
     * top-down path: P5' = lat5, P4' = lat4 + up2(P5'), P3' = lat3 + up2(P4') with
-      nearest-neighbour 2x upsampling (a nearest resize to the lateral's size when the
-      input side is not a multiple of the level's stride);
+      nearest-neighbour 2x upsampling, cropped at the bottom/right to the lateral's size
+      when the input side is not a multiple of the level's stride (a 4-row map becomes
+      rows [0, 0, 1, 1, 2, 2, 3] of a 7-row lateral: cell i covers lateral rows 2i, 2i+1);
     * a 3x3 conv on each merged map gives P3-P5;
     * P6 = 3x3 stride-2 conv on C5 (the paper; not on P5), P7 = 3x3 stride-2 conv on
       ReLU(P6).
@@ -167,16 +168,30 @@ class FeaturePyramid(keras.layers.Layer):
 
 
 def _upsample_like(top, reference):
-    """Nearest-neighbour upsampling of `top` to the spatial size of `reference`.
+    """Nearest-neighbour 2x upsampling of `top`, cropped to the spatial size of `reference`.
 
-    Exactly 2x when the sizes allow (each cell repeated 2x2); a nearest resize to the
-    reference's size otherwise (input sides that are not multiples of the stride). It
-    exports to TFLite as RESIZE_NEAREST_NEIGHBOR, which the Edge TPU maps (a repeat or
-    `UpSampling2D` becomes 5-D reshapes and TILE, which it does not).
+    `top` `[B, h, w, C]`, `reference` `[B, H, W, C']` with `H` in `{2h - 1, 2h}` (same for
+    W): each cell is repeated 2x2, then the last row/column is dropped where the
+    reference is odd (the stride-2 convs of the backbone pad at the bottom/right, so cell
+    i of `top` covers rows 2i and 2i+1). A nearest resize straight to `H` would spread the
+    rows unevenly instead ([0, 0, 1, 2, 2, 3, 3] for 4 -> 7). The upsampling exports to
+    TFLite as RESIZE_NEAREST_NEIGHBOR and the crop as STRIDED_SLICE, both mapped by the
+    Edge TPU (a repeat or `UpSampling2D` becomes 5-D reshapes and TILE, which it does
+    not). With static even sizes there is no crop op at all.
     """
-    static = reference.shape[1:3]
-    size = static if None not in static else ops.shape(reference)[1:3]
-    return ops.image.resize(top, size, interpolation="nearest", data_format="channels_last")
+    top_static = top.shape[1:3]
+    reference_static = reference.shape[1:3]
+    if None in top_static or None in reference_static:
+        # Unknown sizes (variable-size training): the same values by repetition, since
+        # `ops.image.resize` needs Python ints. Exported models have static sizes.
+        upsampled = ops.repeat(ops.repeat(top, 2, axis=1), 2, axis=2)
+        size = ops.shape(reference)
+        return upsampled[:, : size[1], : size[2], :]
+    doubled = (2 * top_static[0], 2 * top_static[1])
+    upsampled = ops.image.resize(top, doubled, interpolation="nearest", data_format="channels_last")
+    if tuple(reference_static) == doubled:
+        return upsampled
+    return upsampled[:, : reference_static[0], : reference_static[1], :]
 
 
 def _half(size):
