@@ -30,3 +30,9 @@ format: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info demo_output
+
+# The optional torch environment of benchmarks/finetune_real.py's reference trainer
+# (torchvision's RetinaNet); never a dependency of the package.
+venv-torch:
+	$(PYTHON) -m venv .venv-torch
+	.venv-torch/bin/pip install --quiet torch==2.14.1 torchvision==0.29.1
