@@ -9,6 +9,7 @@ import keras
 
 from keras_retinanet.evaluation.coco_evaluator import CocoEvaluator
 from keras_retinanet.evaluation.detections_to_original import rescale_detections
+from keras_retinanet.evaluation.inference_mode_check import check_inference_mode
 
 # Box format the evaluator takes (`ymin, xmin, ymax, xmax`, absolute pixels).
 EVALUATOR_BOX_FORMAT = "yxyx"
@@ -38,6 +39,8 @@ class CocoMetricCallback(keras.callbacks.Callback):
     so callbacks listed AFTER this one (e.g. `ModelCheckpoint(monitor="val_AP", mode="max")`)
     and the returned `History` see them. Epochs without evaluation add nothing to `logs`
     (`ModelCheckpoint` then warns that the monitored value is missing and skips that epoch).
+    An evaluation without a single detection runs `check_inference_mode` on its first
+    batch, which warns when the BatchNorm moving statistics are the cause.
 
     Args:
         dataset: Finite iterable of `(images, meta)` batches, e.g. a `tf.data.Dataset`; it is
@@ -90,8 +93,13 @@ class CocoMetricCallback(keras.callbacks.Callback):
             )
         start = time.perf_counter()
         self.evaluator.reset_state()
+        first_images = None
+        num_detections = 0
         for images, meta in self.dataset:
             outputs = self.model.predict_on_batch(images)
+            if first_images is None:
+                first_images = images
+            num_detections += int(keras.ops.sum(outputs["num_detections"]))
             boxes = outputs["boxes"]
             if box_format.lower() != EVALUATOR_BOX_FORMAT:
                 boxes = keras.utils.bounding_boxes.convert_format(
@@ -110,6 +118,9 @@ class CocoMetricCallback(keras.callbacks.Callback):
                 num_detections=outputs["num_detections"],
             )
         metrics = self.evaluator.result()
+        if num_detections == 0 and first_images is not None:
+            # Nothing detected at all: warn when batch statistics would detect (one batch).
+            check_inference_mode(self.model, first_images)
 
         if self.results_path is not None:
             path = os.fspath(self.results_path)
