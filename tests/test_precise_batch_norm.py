@@ -263,3 +263,37 @@ def test_short_run_with_a_slow_moving_average_detects_only_after_the_pass():
         warnings.filterwarnings("error", message=".*BatchNorm moving statistics.*")
         after = evaluate_detector(model, loader, resize)
     assert after["AP"] > 0.005 and after["AP50"] > 0.02
+
+
+# --- the trainer ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("precise_bn_images", [16, 0])
+def test_trainer_adds_the_pass_where_batch_norm_trains(tmp_path, precise_bn_images):
+    import dataclasses
+
+    from conftest_training import TINY_MODEL, tiny_config
+
+    from keras_retinanet.training import EvaluationConfig, train
+
+    model_config = dataclasses.replace(
+        TINY_MODEL, fpn_batch_norm=True, batch_norm_momentum=EMA_MOMENTUM
+    )
+    config = tiny_config(
+        str(tmp_path),
+        model=model_config,
+        evaluation=EvaluationConfig(at_end=False, precise_bn_images=precise_bn_images),
+    )
+    result = train(config)
+    saved = keras.models.load_model(result.last_model_path, compile=False)
+    layers = trainable_batch_norm_layers(saved)
+    assert layers and all("feature_pyramid" in v.path for lay in layers for v in lay.weights)
+    variances = np.concatenate(
+        [keras.ops.convert_to_numpy(layer.moving_variance) for layer in layers]
+    )
+    # 4 steps at momentum 0.999 keep the moving variances within ~0.5% of their initial 1;
+    # the precise pass replaces them by the batch variances of the FPN outputs.
+    if precise_bn_images:
+        assert np.abs(variances - 1.0).max() > 0.1
+    else:
+        assert np.abs(variances - 1.0).max() < 0.05

@@ -11,7 +11,11 @@ What a run does, in order:
    optimizer iterations and momentum slots), so the same command resumes a killed run;
 4. trains with `fit`: one Keras epoch = `checkpoint.every_n_steps` steps, `initial_epoch` =
    the restored step / that; at each epoch end: optional COCO evaluation (`val_AP`, ...),
-   `best.keras`, `last.keras`, TensorBoard scalars, then the checkpoint;
+   `best.keras`, `last.keras`, TensorBoard scalars, then the checkpoint; a model with
+   trainable BatchNorm first gets precise BatchNorm statistics from
+   `evaluation.precise_bn_images` training images (`PreciseBatchNorm`), so every
+   evaluation and saved model uses them; after training, one batch checks that
+   inference mode detects where batch statistics do (`check_inference_mode` warns);
 5. evaluates the final model with COCO mAP on `data.eval` and writes `metrics.json` and the
    detections (COCO results JSON).
 
@@ -33,7 +37,13 @@ from typing import Any
 import keras
 import tensorflow as tf
 
+from keras_retinanet.callbacks.precise_batch_norm import (
+    PreciseBatchNorm,
+    trainable_batch_norm_layers,
+)
 from keras_retinanet.data import DetectionDataset
+from keras_retinanet.data.input_pipeline import build_eval_pipeline
+from keras_retinanet.evaluation.inference_mode_check import check_inference_mode
 from keras_retinanet.training.coco_evaluation import build_coco_callback, evaluate_coco
 from keras_retinanet.training.distribution_strategy import (
     STRATEGY_MULTI_WORKER,
@@ -176,6 +186,12 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
 
     every = config.checkpoint.every_n_steps
     callbacks: list[keras.callbacks.Callback] = []
+    statistics_batches = _statistics_batches(model, config, strategy, train_loader)
+    if statistics_batches is not None and config.evaluation.precise_bn_images:
+        # First: Keras calls callbacks in order, evaluation and saving must see its result.
+        callbacks.append(
+            PreciseBatchNorm(statistics_batches, num_images=config.evaluation.precise_bn_images)
+        )
     best_path = os.path.join(model_dir, BEST_MODEL_FILE)
     if config.evaluation.every_n_steps and eval_loader is not None:
         callbacks.append(
@@ -210,6 +226,9 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
         if scratch_dir is not None:
             shutil.rmtree(scratch_dir, ignore_errors=True)
     final_step = _steps(model)
+    if chief and statistics_batches is not None:
+        for batch in statistics_batches.take(1):
+            check_inference_mode(model, batch[0])  # warns when inference mode is broken
 
     metrics = None
     detections_path = None
@@ -291,6 +310,34 @@ def _fit(
             "Lower the learning rate or check the data (retinanet-debug)."
         )
     return {name: [float(v) for v in values] for name, values in history.history.items()}
+
+
+def _statistics_batches(
+    model: keras.Model,
+    config: TrainConfig,
+    strategy: tf.distribute.Strategy,
+    train_loader: DetectionDataset,
+) -> tf.data.Dataset | None:
+    """Training images for BatchNorm statistics, or None where none are computed.
+
+    Batches of `(images, meta)`: the training images in a seeded random order through the
+    evaluation preprocessing (what inference sees), at the per-replica training batch size
+    (the batch size the weights' statistics come from). None when the model has no
+    trainable BatchNorm, and under multi-worker / TPU strategies (not supported there).
+    """
+    if not trainable_batch_norm_layers(model):
+        return None
+    if config.runtime.strategy in (STRATEGY_MULTI_WORKER, STRATEGY_TPU):
+        if config.evaluation.precise_bn_images:
+            logger.warning(
+                "Precise BatchNorm statistics are not supported with the %r strategy; the "
+                "moving averages are kept.",
+                config.runtime.strategy,
+            )
+        return None
+    batch_size = max(1, config.data.global_batch_size // strategy.num_replicas_in_sync)
+    elements = train_loader.as_dataset(shuffle=True, seed=config.runtime.seed)
+    return build_eval_pipeline(elements, batch_size=batch_size, resize=config.data.resize)
 
 
 class _SkipWhenStopped(keras.callbacks.Callback):
