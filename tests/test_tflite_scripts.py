@@ -200,3 +200,51 @@ def test_detect_draws_labelled_boxes(tmp_path):
         pixels = np.asarray(result.convert("RGB"))
     assert pixels.shape == images[0].shape
     assert not np.array_equal(pixels, images[0])  # boxes were drawn
+
+
+def test_evaluate_sorts_objects_by_annotation_area_like_retinanet_evaluate(tmp_path):
+    # A detector that finds exactly the objects whose annotation area (the shapes'
+    # visible pixels) is small: scored on the annotation areas APs = 1 and APm = 0. The
+    # box areas put some of those objects among the medium ones (a disc covers ~79 % of
+    # its box), which changes APs/APm: the script must score like `coco_evaluator_for`.
+    import importlib
+
+    from keras_retinanet.data import CocoJsonDataset, ShapesDataset
+    from keras_retinanet.evaluation import coco_evaluator_for
+
+    dataset = CocoJsonDataset(*ShapesDataset(12, image_size=128, seed=3).write_coco(tmp_path))
+    small = 32.0**2
+    found = {}
+    flipped = 0
+    for record, element in zip(dataset.records(), dataset.as_dataset().as_numpy_iterator()):
+        keep = record.area < small
+        boxes = record.boxes[keep]
+        box_areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        flipped += int(np.sum(box_areas >= small))
+        found[element["image"].tobytes()] = (record.image_id, boxes, record.classes[keep])
+    assert flipped > 0  # the two areas disagree on some object of this data
+
+    def detect(image):
+        _, boxes, classes = found[image.tobytes()]
+        count = len(boxes)
+        return {
+            "boxes": boxes[np.newaxis],
+            "scores": np.ones([1, count], np.float32),
+            "classes": classes[np.newaxis],
+            "num_detections": np.array([count]),
+        }
+
+    sys.path.insert(0, SCRIPTS_DIR)
+    try:
+        evaluate = importlib.import_module("evaluate")
+    finally:
+        sys.path.remove(SCRIPTS_DIR)
+    metrics = evaluate.evaluate_on_dataset(detect, dataset)
+    reference = coco_evaluator_for(dataset)
+    for image_id, boxes, classes in found.values():
+        reference.update_state(
+            [image_id], boxes[np.newaxis], np.ones([1, len(boxes)]), classes[np.newaxis]
+        )
+    assert metrics == pytest.approx(reference.result())
+    assert metrics["APs"] == pytest.approx(1.0)
+    assert metrics["APm"] == pytest.approx(0.0)
