@@ -1,10 +1,12 @@
 """The strategy factory and TF_CONFIG checks (multi-worker training: test_multi_worker.py)."""
 
 import json
+import types
 
 import pytest
 import tensorflow as tf
 
+from keras_retinanet.training import distribution_strategy
 from keras_retinanet.training.distribution_strategy import (
     build_strategy,
     is_chief,
@@ -19,8 +21,49 @@ def test_default_and_mirrored():
     assert is_chief(default) and worker_index(default) == 0
     mirrored = build_strategy("mirrored")
     assert isinstance(mirrored, tf.distribute.MirroredStrategy)
-    assert mirrored.num_replicas_in_sync >= 1
-    assert is_chief(mirrored)
+    # One replica per local GPU, the CPU when there is none.
+    gpus = tf.config.list_logical_devices("GPU")
+    devices = [tf.DeviceSpec.from_string(d) for d in mirrored.extended.worker_devices]
+    if gpus:
+        assert [d.device_type for d in devices] == ["GPU"] * len(gpus)
+    else:
+        assert [(d.device_type, d.device_index) for d in devices] == [("CPU", 0)]
+    replicas = max(1, len(gpus))
+    assert mirrored.num_replicas_in_sync == replicas
+    # Variables made in its scope are mirrored on every replica; a per-replica value
+    # summed over the replicas counts them.
+    with mirrored.scope():
+        weight = tf.Variable(2.0)
+    assert len(mirrored.experimental_local_results(weight)) == replicas
+    ones = mirrored.run(lambda: tf.constant(1.0))
+    assert float(mirrored.reduce(tf.distribute.ReduceOp.SUM, ones, axis=None)) == replicas
+    assert is_chief(mirrored) and worker_index(mirrored) == 0
+
+
+def _cluster_member(monkeypatch, cluster, task_type, task_id):
+    """A stand-in multi-worker strategy: only its cluster resolver is read."""
+    monkeypatch.setattr(distribution_strategy, "is_multi_worker", lambda strategy: True)
+    resolver = types.SimpleNamespace(
+        task_type=task_type,
+        task_id=task_id,
+        cluster_spec=lambda: tf.train.ClusterSpec(cluster),
+    )
+    return types.SimpleNamespace(cluster_resolver=resolver)
+
+
+@pytest.mark.parametrize(
+    "cluster, task_type, task_id, chief",
+    [
+        ({"worker": ["a:1", "b:1"]}, "worker", 0, True),  # no chief task: worker 0 writes
+        ({"worker": ["a:1", "b:1"]}, "worker", 1, False),
+        ({"chief": ["c:1"], "worker": ["a:1"]}, "chief", 0, True),
+        ({"chief": ["c:1"], "worker": ["a:1"]}, "worker", 0, False),  # the chief writes
+    ],
+)
+def test_only_the_chief_writes_in_a_cluster(monkeypatch, cluster, task_type, task_id, chief):
+    strategy = _cluster_member(monkeypatch, cluster, task_type, task_id)
+    assert is_chief(strategy) is chief
+    assert worker_index(strategy) == task_id
 
 
 def test_unknown_names_and_misplaced_tpu_address():
