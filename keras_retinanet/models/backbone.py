@@ -6,6 +6,11 @@ from collections.abc import Callable
 
 import keras
 
+from keras_retinanet.models.torch_mobilenet_v2_weights import (
+    is_torch_weights_file,
+    load_torch_mobilenet_v2_weights,
+)
+
 # Caffe-style ImageNet preprocessing of keras.applications' ResNets: BGR, mean only.
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 CAFFE_STD = (1.0, 1.0, 1.0)
@@ -174,8 +179,10 @@ def build_backbone(
     Args:
         name: a key of `BACKBONES`, e.g. "resnet50", "mobilenetv2_035".
         weights: None (random init), "imagenet" (downloaded by keras.applications on
-            first use and cached), or the path of a weights file for the headless
-            keras.applications model.
+            first use and cached), the path of a weights file for the headless
+            keras.applications model, or (backbone "mobilenetv2") torchvision's ImageNet
+            MobileNetV2 file `mobilenet_v2-b0353104.pth` (legacy torch format, read
+            without torch: `load_torch_mobilenet_v2_weights`).
         frozen_batch_norm: run every BatchNorm in inference mode with frozen statistics
             and affine parameters (the paper's setting for ResNets, whose statistics
             from ImageNet are kept). None: `resolve_frozen_batch_norm`'s default (True for
@@ -210,12 +217,20 @@ def build_backbone(
         )
     if weights not in (None, "imagenet") and not os.path.exists(weights):
         raise FileNotFoundError(f"Backbone weights file not found: {weights!r}.")
+    torch_file = is_torch_weights_file(weights)
+    if torch_file and spec.constructor is not keras.applications.MobileNetV2:
+        raise ValueError(
+            f"A torch weights file ({weights!r}) is supported for MobileNetV2 backbones only; "
+            f"got backbone {name!r}."
+        )
     base = spec.constructor(
         include_top=False,
-        weights=weights,
+        weights=None if torch_file else weights,
         input_shape=(None, None, 3),
         **spec.constructor_kwargs,
     )
+    if torch_file:
+        load_torch_mobilenet_v2_weights(base, weights)
     for layer in base.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             if frozen_batch_norm:
