@@ -18,7 +18,7 @@ test: $(VENV)/.installed
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -n 2 --dist loadfile -q $(PYTEST_ARGS)
 
 demo: $(VENV)/.installed
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) recipes/demo.py --output-dir demo_output
+	$(PY) recipes/demo.py --output-dir demo_output  # it sets TF_CPP_MIN_LOG_LEVEL=3 unless set
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -1,5 +1,11 @@
 """keras-retinanet: RetinaNet for Keras 3 (TensorFlow backend)."""
 
+# ruff: noqa: E402  (the log level must be set before the imports below load TensorFlow)
+# First, before TensorFlow loads: the console commands quiet its C++ logs.
+from keras_retinanet.command_log_level import quiet_tensorflow_for_commands
+
+quiet_tensorflow_for_commands()
+
 from keras_retinanet import callbacks, label_codes
 from keras_retinanet.layers import FeaturePyramid, ImageNormalization, PredictionHead
 from keras_retinanet.losses import FocalLoss, SmoothL1Loss
