@@ -3,6 +3,13 @@
 A preset is a typed, frozen description of one RetinaNet variant and its input size;
 `build_model` turns it into a `RetinaNet`. Recipes override single fields with
 `dataclasses.replace` or keyword overrides, never by editing the preset.
+
+BatchNorm: a pretrained backbone (`backbone_weights` set) keeps its BatchNorm frozen, as
+torchvision and detectron2 fine-tune (ResNets always, MobileNets when pretrained); the
+BatchNorms of FPN-Lite and of BatchNorm heads train, and their moving averages (momentum
+0.99) are replaced by precise statistics from training images before every evaluation and
+save (`keras_retinanet.callbacks.PreciseBatchNorm`, added by the trainer): after a short
+run the moving averages alone leave inference-mode scores below the detection threshold.
 """
 
 import dataclasses

@@ -4,6 +4,9 @@ Follows the TF Object Detection API's SSD MobileNetV2 FPN-Lite 320 schedule (22.
 global batch 128, lr 0.08 (= 0.01 per 16 images, scaled linearly), 50k steps, cosine decay to
 0 after a 1k-step warmup from lr / 3, momentum 0.9, L2 weight decay 4e-5; letterboxed 320 x
 320 inputs, horizontal flip and random crops. Data from TFDS `coco/2017` (`--data_dir`).
+The ImageNet backbone's BatchNorm is frozen (the default for pretrained backbones); the
+FPN-Lite and head BatchNorms train and get precise statistics from 200 training images at
+every checkpoint (`evaluation.precise_bn_images`).
 """
 
 from __future__ import annotations

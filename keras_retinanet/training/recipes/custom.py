@@ -8,6 +8,12 @@ my_voc --data.train.split trainval --data.train.classes_file classes.txt`. Image
 letterboxed to 512 x 512; 10k steps of 8 images with drops at 7.5k and 9k, an in-training
 COCO evaluation every 1k steps keeping `best.keras`. Run `retinanet-debug` on the data first:
 objects smaller than ~20 px at 512 need smaller anchors (`--model.anchor_sizes`).
+
+With a mobile preset (`--model.preset retinanet_mobilenetv2_fpnlite_320`) and ImageNet
+weights the backbone's BatchNorm stays frozen and the trainer recomputes the FPN-Lite /
+head BatchNorm statistics from 200 training images at every checkpoint
+(`--evaluation.precise_bn_images`), so a short run (`--schedule.total_steps`) evaluates with
+the statistics its weights were trained with.
 """
 
 from __future__ import annotations

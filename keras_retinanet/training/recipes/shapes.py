@@ -16,7 +16,10 @@ screens, AP50; noise about +-0.03; then the full run):
   anchors per object early on (0.37 -> 0.42; 0.35 / 0.25 was worse);
 * focal loss gamma 1 (the paper: 2) for the FPN-Lite heads (0.34 -> 0.40);
 * BatchNorm momentum 0.9 (with keras.applications' 0.999 the moving statistics lag far
-  behind the weights and inference-mode outputs are wrong after a short run);
+  behind the weights and inference-mode outputs are wrong after a short run); the backbone
+  starts from random weights, so its BatchNorm trains too, and like every model with
+  trainable BatchNorm the trainer also replaces the moving statistics by precise ones from
+  200 training images at each checkpoint (`evaluation.precise_bn_images`);
 * the rendered training images are cached after the first epoch (`data.cache`);
 * float32: for a model this small, mixed bfloat16 is not faster on the CPU.
 
