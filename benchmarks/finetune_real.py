@@ -194,7 +194,12 @@ def _tensorboard_seconds_per_step(log_dir: str) -> tuple[float | None, list[list
     return (last_time - first_time) / (last_step - first_step), curve
 
 
-def ours_command(data: tree_crowns.PreparedData, keras_weights: str, args, model_dir: str):
+def ours_command(data: tree_crowns.PreparedData, args, model_dir: str) -> list[str]:
+    """`retinanet-train custom` with the issue's model settings, data, weights and length.
+
+    `--model.backbone_weights` takes torchvision's `.pth` itself (the package converts it
+    into keras.applications' MobileNetV2 with the BatchNorm-epsilon and input corrections).
+    """
     warmup, boundaries = schedule(args.steps)
     return [
         sys.executable,
@@ -205,7 +210,7 @@ def ours_command(data: tree_crowns.PreparedData, keras_weights: str, args, model
         "--model.image_size", str(IMAGE_SIZE),
         "--data.resize.size", str(IMAGE_SIZE),
         "--model.anchor_sizes", ",".join(str(s) for s in ANCHOR_SIZES),
-        "--model.backbone_weights", keras_weights,
+        "--model.backbone_weights", data.weights_path,
         "--data.train.path", data.train_json,
         "--data.train.image_dir", data.train_image_dir,
         "--data.eval.path", data.val_json,
@@ -244,20 +249,9 @@ def reference_command(data: tree_crowns.PreparedData, args, out_path: str) -> li
     ]  # fmt: skip
 
 
-def keras_backbone_weights(pth_path: str, work_dir: str) -> str:
-    """The ImageNet MobileNetV2 `.pth` converted to a Keras weights file our CLI loads."""
-    from keras_retinanet.models.torchvision_mobilenet_v2 import convert_torchvision_mobilenet_v2
-
-    out = os.path.join(work_dir, "mobilenet_v2_imagenet.weights.h5")
-    if not os.path.exists(out):
-        convert_torchvision_mobilenet_v2(pth_path, out)
-    return out
-
-
 def run_ours(data: tree_crowns.PreparedData, args, work_dir: str) -> dict:
     model_dir = os.path.join(work_dir, "ours")
-    weights = keras_backbone_weights(data.weights_path, work_dir)
-    command = ours_command(data, weights, args, model_dir)
+    command = ours_command(data, args, model_dir)
     with LoadSampler() as load:
         wall, cpu = _run(command, os.path.join(work_dir, "ours.log"))
     with open(os.path.join(model_dir, "metrics.json")) as f:
@@ -298,8 +292,11 @@ def run_reference(data: tree_crowns.PreparedData, args, work_dir: str) -> dict:
         **coco_scores(data.val_json, result["detections"]),
         "seconds_per_step": round(statistics.median(timed), 3),
         "seconds_per_step_source": "median of per-step clocks after the first step",
-        "loss_curve": [[i, losses[i]] for i in range(0, len(losses), args.log_every)]
-        + [[len(losses) - 1, losses[-1]]],
+        "loss_curve": [
+            [i, losses[i]]
+            for i in range(len(losses))
+            if i % args.log_every == 0 or i == len(losses) - 1
+        ],
         "versions": result["versions"],
         "process_wall_s": round(wall, 1),
         "process_cpu_s": round(cpu, 1),
