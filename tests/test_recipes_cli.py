@@ -49,6 +49,40 @@ def test_train_lists_recipes_and_recipe_scripts_print_their_config(capsys):
     assert "only apply to kind='step'" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("recipe", sorted(RECIPES))
+def test_setting_only_the_length_gives_a_working_run(recipe, capsys):
+    # 300 steps: shorter than every recipe's warmup or checkpoint interval somewhere.
+    config, _ = train.build_config(recipe, ["--schedule.total_steps", "300"])
+    schedule = config.schedule
+    assert schedule.total_steps == 300
+    assert schedule.warmup_steps < 300
+    assert all(0 < b < 300 for b in schedule.step_boundaries)
+    assert 300 % config.checkpoint.every_n_steps == 0
+    assert config.evaluation.every_n_steps <= 300
+    default = RECIPES[recipe].build()
+    # Step boundaries keep their fraction of the run (60k, 80k of 90k -> 200, 267 of 300).
+    fractions = [b / default.schedule.total_steps for b in default.schedule.step_boundaries]
+    assert list(schedule.step_boundaries) == [round(f * 300) for f in fractions]
+    # What was derived is printed, with the flag that sets it.
+    err = capsys.readouterr().err
+    if config.checkpoint.every_n_steps != default.checkpoint.every_n_steps:
+        assert f"--checkpoint.every_n_steps {config.checkpoint.every_n_steps} (was " in err
+
+
+def test_values_the_user_sets_are_not_derived(capsys):
+    argv = ["--schedule.total_steps", "300", "--schedule.warmup_steps", "20"]
+    config, _ = train.build_config("coco", [*argv, "--checkpoint.every_n_steps", "100"])
+    assert (config.schedule.warmup_steps, config.checkpoint.every_n_steps) == (20, 100)
+    assert config.schedule.step_boundaries == (200, 267)
+    err = capsys.readouterr().err
+    assert "--schedule.step_boundaries 200,267 (was 60000,80000)" in err
+    assert "warmup_steps" not in err and "every_n_steps" not in err
+    # A combination the user made that cannot work is still refused, with the reason.
+    with pytest.raises(SystemExit):
+        train.build_config("coco", [*argv, "--checkpoint.every_n_steps", "7"])
+    assert "multiple of `checkpoint.every_n_steps`" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """`retinanet-train shapes` for 4 steps of 2 images at 64 px, evaluating every 2 steps."""

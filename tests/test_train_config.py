@@ -246,3 +246,7 @@ def test_with_total_steps_keeps_every_step(tmp_path):
     assert short.schedule.warmup_steps == 2
     with pytest.raises(ValueError, match="steps"):
         with_total_steps(config, 0)
+    # The paper's schedule: warmup halved to fit, boundaries at the same fractions.
+    paper = with_total_steps(get_recipe("coco").build(), 900)
+    assert paper.schedule.step_boundaries == (600, 800)
+    assert paper.schedule.warmup_steps == 450

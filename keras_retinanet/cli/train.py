@@ -28,10 +28,17 @@ from keras_retinanet.cli.config_flags import (
 )
 from keras_retinanet.training.recipes import RECIPES, get_recipe
 from keras_retinanet.training.runtime_setup import setup_runtime
-from keras_retinanet.training.train_config import TrainConfig, config_to_dict
+from keras_retinanet.training.train_config import (
+    TOTAL_STEPS_DEPENDENTS,
+    TrainConfig,
+    config_to_dict,
+    derived_from_total_steps,
+)
 from keras_retinanet.training.trainer import train
 
 PROG = "retinanet-train"
+TOTAL_STEPS = "schedule.total_steps"
+CHECKPOINT_EVERY = "checkpoint.every_n_steps"
 
 
 def _recipe_list() -> str:
@@ -76,10 +83,43 @@ def build_config(recipe_name: str, argv: Sequence[str]) -> tuple[TrainConfig, ar
     values.update(explicit_values(namespace))
     values.update(resolve_aliases(namespace, recipe.aliases))
     try:
+        values = _with_derived_values(default, values)
         config = apply_flags(default, values)
     except (ValueError, TypeError) as error:
         parser.error(str(error))
     return config, namespace
+
+
+def _with_derived_values(default: TrainConfig, values: dict) -> dict:
+    """`values` plus what follows from a `schedule.total_steps` the user set.
+
+    Warmup, step boundaries, checkpoint and evaluation intervals not set by the user are
+    derived from the new length (`derived_from_total_steps`); the changes are printed to
+    stderr (stdout may carry `--print-config`'s JSON).
+    """
+    steps = values.get(TOTAL_STEPS)
+    if steps is None or steps == default.schedule.total_steps:
+        return values
+    derived = derived_from_total_steps(default, steps, values.get(CHECKPOINT_EVERY))
+    changes = []
+    for path in TOTAL_STEPS_DEPENDENTS:
+        section, name = path.split(".")
+        before = getattr(getattr(default, section), name)
+        if path not in values and derived[path] != before:
+            values = {**values, path: derived[path]}
+            changes.append(f"--{path} {_flag_text(derived[path])} (was {_flag_text(before)})")
+    if changes:
+        print(
+            f"{PROG}: from --{TOTAL_STEPS} {steps}: " + ", ".join(changes),
+            file=sys.stderr,
+        )
+    return values
+
+
+def _flag_text(value) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value) or "''"
+    return str(value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -695,32 +695,74 @@ class TrainConfig:
 # --------------------------------------------------------------------- dict conversion
 
 
-def with_total_steps(config: TrainConfig, steps: int) -> TrainConfig:
-    """`config` shortened (or lengthened) to exactly `steps` training steps.
+# Fields that follow from `schedule.total_steps` (see `derived_from_total_steps`).
+TOTAL_STEPS_DEPENDENTS = (
+    "schedule.warmup_steps",
+    "schedule.step_boundaries",
+    "checkpoint.every_n_steps",
+    "evaluation.every_n_steps",
+)
 
-    The warmup is capped at half the run, the checkpoint interval (one Keras epoch)
-    becomes `steps` itself when it does not divide `steps`, so no step is dropped, and an
-    in-training evaluation interval moves to the nearest multiple of it.
+
+def derived_from_total_steps(
+    config: TrainConfig, steps: int, checkpoint_every: int | None = None
+) -> dict[str, Any]:
+    """The values of `TOTAL_STEPS_DEPENDENTS` for running `config` `steps` steps.
+
+    * warmup: capped at half the run;
+    * step boundaries: scaled by `steps / schedule.total_steps` (the same fractions of
+      the run), rounded, kept inside `(0, steps)`;
+    * checkpoint interval (one Keras epoch): kept when it divides `steps`, else `steps`
+      itself (one epoch), so no step is dropped;
+    * in-training evaluation interval: the nearest multiple of the checkpoint interval,
+      at most `steps`; 0 stays 0.
+
+    Args:
+        config: the config to shorten or lengthen.
+        steps: the new `schedule.total_steps`, `>= 1`.
+        checkpoint_every: a checkpoint interval chosen by the user (then kept and used for
+            the evaluation interval); None derives it.
+
+    Returns:
+        `{dotted path: value}` for the four dependent fields plus `schedule.total_steps`.
     """
     _check_positive_int("steps", steps)
-    every = min(config.checkpoint.every_n_steps, steps)
-    if steps % every:
-        every = steps
+    if checkpoint_every is None:
+        every = min(config.checkpoint.every_n_steps, steps)
+        if steps % every:
+            every = steps
+    else:
+        every = checkpoint_every
+    schedule = config.schedule
+    scale = steps / schedule.total_steps
+    boundaries = sorted({round(b * scale) for b in schedule.step_boundaries} - {0})
+    evaluation_every = config.evaluation.every_n_steps
+    if evaluation_every:
+        multiple = max(1, min(round(evaluation_every / every), steps // every))
+        evaluation_every = every * multiple
+    return {
+        "schedule.total_steps": steps,
+        "schedule.warmup_steps": min(schedule.warmup_steps, steps // 2),
+        "schedule.step_boundaries": tuple(b for b in boundaries if b < steps),
+        "checkpoint.every_n_steps": every,
+        "evaluation.every_n_steps": evaluation_every,
+    }
+
+
+def with_total_steps(config: TrainConfig, steps: int) -> TrainConfig:
+    """`config` shortened (or lengthened) to exactly `steps` training steps, its dependent
+    fields derived by `derived_from_total_steps`."""
+    values = derived_from_total_steps(config, steps)
+    sections: dict[str, dict[str, Any]] = {}
+    for path, value in values.items():
+        section, name = path.split(".")
+        sections.setdefault(section, {})[name] = value
     return dataclasses.replace(
         config,
-        schedule=dataclasses.replace(
-            config.schedule,
-            total_steps=steps,
-            warmup_steps=min(config.schedule.warmup_steps, steps // 2),
-        ),
-        checkpoint=dataclasses.replace(config.checkpoint, every_n_steps=every),
-        # In-training evaluation stays on checkpoint boundaries (nearest multiple of `every`).
-        evaluation=dataclasses.replace(
-            config.evaluation,
-            every_n_steps=every * max(1, round(config.evaluation.every_n_steps / every))
-            if config.evaluation.every_n_steps
-            else 0,
-        ),
+        **{
+            section: dataclasses.replace(getattr(config, section), **fields)
+            for section, fields in sections.items()
+        },
     )
 
 
