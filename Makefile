@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install test demo lint format clean
+.PHONY: install test demo lint format clean check-figures
 
 $(VENV)/.installed: setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ test: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(PY) recipes/demo.py --output-dir demo_output  # it sets TF_CPP_MIN_LOG_LEVEL=3 unless set
+
+# Every measured figure in the documents is in a committed JSON it cites (stdlib only, ~1 s).
+check-figures:
+	$(PYTHON) tools/check_figures.py
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
