@@ -1,6 +1,7 @@
 """Tests for `CocoMetricCallback` with a fake detector that returns fixed detections."""
 
 import json
+import warnings
 
 import keras
 import numpy as np
@@ -174,3 +175,23 @@ def test_needs_a_bounding_box_format():
 def test_rejects_non_positive_interval():
     with pytest.raises(ValueError, match="every_n_epochs"):
         CocoMetricCallback(_evaluation_dataset(), _evaluator(), every_n_epochs=0)
+
+
+class EmptyDetector(FixedDetector):
+    """Detects nothing (num_detections 0 everywhere)."""
+
+    def predict_step(self, data):
+        return {**super().predict_step(data), "num_detections": keras.ops.zeros([2], "int32")}
+
+
+def test_an_evaluation_without_any_detection_warns():
+    callback = CocoMetricCallback(_evaluation_dataset(), _evaluator())
+    callback.set_model(EmptyDetector())
+    with pytest.warns(UserWarning, match="no detection at all") as record:
+        metrics = callback.evaluate()
+    assert metrics["AP"] == 0.0
+    assert not any("BatchNorm" in str(w.message) for w in record)  # no BatchNorm here
+    callback.set_model(FixedDetector())
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*no detection at all.*")
+        assert callback.evaluate()["AP"] > 0.5

@@ -2,6 +2,7 @@
 
 import os
 import time
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +14,14 @@ from keras_retinanet.evaluation.inference_mode_check import check_inference_mode
 
 # Box format the evaluator takes (`ymin, xmin, ymax, xmax`, absolute pixels).
 EVALUATOR_BOX_FORMAT = "yxyx"
+
+NO_DETECTIONS_WARNING = (
+    "The COCO evaluation found no detection at all: every class score is below the "
+    "detection threshold (DetectionDecoder.score_threshold) on every image, so AP is 0. "
+    "The model is likely not trained enough yet (more steps, or a higher learning rate "
+    "for a short run), or the evaluation images differ from the training images "
+    "(size, normalisation)."
+)
 
 # Axes of the height and width in a batch of images `[B, H, W, C]`.
 _HEIGHT_AXIS = 1
@@ -39,8 +48,9 @@ class CocoMetricCallback(keras.callbacks.Callback):
     so callbacks listed AFTER this one (e.g. `ModelCheckpoint(monitor="val_AP", mode="max")`)
     and the returned `History` see them. Epochs without evaluation add nothing to `logs`
     (`ModelCheckpoint` then warns that the monitored value is missing and skips that epoch).
-    An evaluation without a single detection runs `check_inference_mode` on its first
-    batch, which warns when the BatchNorm moving statistics are the cause.
+    An evaluation without a single detection warns: `check_inference_mode` on its first
+    batch names the BatchNorm moving statistics when they are the cause, otherwise
+    `NO_DETECTIONS_WARNING` says that nothing scored above the threshold.
 
     Args:
         dataset: Finite iterable of `(images, meta)` batches, e.g. a `tf.data.Dataset`; it is
@@ -119,8 +129,11 @@ class CocoMetricCallback(keras.callbacks.Callback):
             )
         metrics = self.evaluator.result()
         if num_detections == 0 and first_images is not None:
-            # Nothing detected at all: warn when batch statistics would detect (one batch).
-            check_inference_mode(self.model, first_images)
+            # Nothing detected at all: warn, naming BatchNorm statistics when batch
+            # statistics would detect (one batch), else the score threshold.
+            check = check_inference_mode(self.model, first_images)
+            if check is None or not check.statistics_mismatch:
+                warnings.warn(NO_DETECTIONS_WARNING, UserWarning, stacklevel=2)
 
         if self.results_path is not None:
             path = os.fspath(self.results_path)
