@@ -250,3 +250,16 @@ def test_with_total_steps_keeps_every_step(tmp_path):
     paper = with_total_steps(get_recipe("coco").build(), 900)
     assert paper.schedule.step_boundaries == (600, 800)
     assert paper.schedule.warmup_steps == 450
+
+
+def test_verbose_auto_is_a_bar_on_terminals_and_log_lines_elsewhere():
+    from keras_retinanet.training.train_config import RuntimeConfig
+
+    auto = RuntimeConfig()
+    assert auto.verbose == "auto"
+    assert (auto.fit_verbose(is_terminal=True), auto.fit_verbose(is_terminal=False)) == (1, 2)
+    # Keras' levels stay available, also as the ints of an older config.json.
+    assert RuntimeConfig(verbose="0").fit_verbose(True) == 0
+    assert RuntimeConfig(verbose=2).verbose == "2"
+    with pytest.raises(ValueError, match="runtime.verbose"):
+        RuntimeConfig(verbose="loud")

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import os
+import sys
 import time
 
 import keras
@@ -213,7 +214,7 @@ def run_variant(
         epochs=base.schedule.total_steps // every,
         steps_per_epoch=every,
         callbacks=callbacks,
-        verbose=base.runtime.verbose,
+        verbose=base.runtime.fit_verbose(sys.stdout.isatty()),
         shuffle=False,
     )
     train_seconds = time.perf_counter() - start

@@ -9,10 +9,12 @@ from keras_retinanet.callbacks.precise_batch_norm import (
     recompute_batch_norm_statistics,
     trainable_batch_norm_layers,
 )
+from keras_retinanet.callbacks.step_log_line import StepLogLine
 
 __all__ = [
     "DEFAULT_PRECISE_BN_IMAGES",
     "PreciseBatchNorm",
+    "StepLogLine",
     "recompute_batch_norm_statistics",
     "trainable_batch_norm_layers",
 ]

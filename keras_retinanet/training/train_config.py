@@ -67,6 +67,9 @@ PAPER_FLIP_PROBABILITY = 0.5
 DEFAULT_CHECKPOINT_EVERY_N_STEPS = 1_000
 DEFAULT_CHECKPOINTS_KEPT = 2
 DEFAULT_LOG_EVERY_N_STEPS = 100
+# `RuntimeConfig.verbose`: "auto" picks by the output stream; the others are Keras' levels.
+VERBOSE_AUTO = "auto"
+VERBOSE_CHOICES = (VERBOSE_AUTO, "0", "1", "2")
 DEFAULT_EVAL_BATCH_SIZE = 8
 DEFAULT_SHUFFLE_BUFFER = 64
 
@@ -603,7 +606,9 @@ class RuntimeConfig:
         seed: seed of the weight initialisation, the data order and the augmentations.
         deterministic: make TensorFlow ops deterministic (slower; entry points enable it).
         steps_per_execution: training steps per `tf.function` call.
-        verbose: Keras `fit` verbosity: 0 silent, 1 progress bar, 2 one line per epoch.
+        verbose: "auto" (a progress bar on a terminal; otherwise, e.g. in a log file, a
+            line every `checkpoint.log_every_n_steps` steps and one per epoch), or Keras
+            `fit` verbosity "0" silent, "1" progress bar, "2" one line per epoch.
     """
 
     strategy: str = STRATEGY_DEFAULT
@@ -612,14 +617,24 @@ class RuntimeConfig:
     seed: int = 0
     deterministic: bool = False
     steps_per_execution: int = 1
-    verbose: int = 2
+    verbose: str = VERBOSE_AUTO
 
     def __post_init__(self):
         _check_choice("runtime.strategy", self.strategy, STRATEGIES)
         _check_choice("runtime.precision", self.precision, PRECISIONS)
         _check_positive_int("runtime.seed", self.seed, minimum=0)
         _check_positive_int("runtime.steps_per_execution", self.steps_per_execution)
-        _check_choice("runtime.verbose", self.verbose, (0, 1, 2))
+        if isinstance(self.verbose, int) and not isinstance(self.verbose, bool):
+            object.__setattr__(self, "verbose", str(self.verbose))  # JSON of older runs
+        _check_choice("runtime.verbose", self.verbose, VERBOSE_CHOICES)
+
+    def fit_verbose(self, is_terminal: bool) -> int:
+        """Keras `fit`'s `verbose` for this setting: "auto" is a progress bar (1) on a
+        terminal and one line per epoch (2) elsewhere, where the trainer adds a
+        `StepLogLine` too."""
+        if self.verbose == VERBOSE_AUTO:
+            return 1 if is_terminal else 2
+        return int(self.verbose)
 
 
 @dataclasses.dataclass(frozen=True)

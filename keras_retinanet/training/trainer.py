@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
@@ -41,6 +42,7 @@ from keras_retinanet.callbacks.precise_batch_norm import (
     PreciseBatchNorm,
     trainable_batch_norm_layers,
 )
+from keras_retinanet.callbacks.step_log_line import StepLogLine
 from keras_retinanet.data import DetectionDataset
 from keras_retinanet.data.input_pipeline import build_eval_pipeline
 from keras_retinanet.evaluation.inference_mode_check import check_inference_mode
@@ -58,7 +60,7 @@ from keras_retinanet.training.model_builder import build_retinanet, compile_reti
 from keras_retinanet.training.multi_worker_fit import multi_worker_fit_context
 from keras_retinanet.training.step_checkpoint import StepCheckpoint
 from keras_retinanet.training.tensorboard_logger import TensorBoardLogger
-from keras_retinanet.training.train_config import TrainConfig, config_to_dict
+from keras_retinanet.training.train_config import VERBOSE_AUTO, TrainConfig, config_to_dict
 from keras_retinanet.training.train_input import build_train_input
 
 logger = logging.getLogger(__name__)
@@ -208,6 +210,11 @@ def train(config: TrainConfig, strategy: tf.distribute.Strategy | None = None) -
     last_path = os.path.join(model_dir, LAST_MODEL_FILE)
     last_saver = KerasFileCheckpoint(os.path.join(write_dir, LAST_MODEL_FILE))
     callbacks.append(last_saver)
+    if chief and config.runtime.verbose == VERBOSE_AUTO and not sys.stdout.isatty():
+        # Logs get a line every log_every_n_steps (Keras' bar writes only per epoch there).
+        callbacks.append(
+            StepLogLine(config.checkpoint.log_every_n_steps, config.schedule.total_steps)
+        )
     if chief:
         if config.checkpoint.tensorboard:
             callbacks.append(
@@ -296,7 +303,7 @@ def _fit(
         "steps_per_epoch": every,
         "initial_epoch": initial_step // every,
         "callbacks": callbacks,
-        "verbose": config.runtime.verbose,
+        "verbose": config.runtime.fit_verbose(sys.stdout.isatty()),
         "shuffle": False,  # the input pipeline shuffles
     }
     if strategy_name == STRATEGY_MULTI_WORKER:
