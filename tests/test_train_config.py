@@ -261,5 +261,5 @@ def test_verbose_auto_is_a_bar_on_terminals_and_log_lines_elsewhere():
     # Keras' levels stay available, also as the ints of an older config.json.
     assert RuntimeConfig(verbose="0").fit_verbose(True) == 0
     assert RuntimeConfig(verbose=2).verbose == "2"
-    with pytest.raises(ValueError, match="runtime.verbose"):
+    with pytest.raises(ValueError, match=r"runtime\.verbose"):
         RuntimeConfig(verbose="loud")
