@@ -13,7 +13,11 @@ from keras_retinanet.export.detection_postprocess import (
     anchors_to_center_size,
     decode_center_size,
 )
-from keras_retinanet.export.tflite_graph import read_tflite_graph
+from keras_retinanet.export.tflite_graph import (
+    read_custom_options,
+    read_tflite_graph,
+    set_custom_options,
+)
 from keras_retinanet.ops.box_coder import BoxCoder
 from keras_retinanet.ops.detection_decoder import DetectionDecoder
 
@@ -237,3 +241,36 @@ def test_class_count_mismatch_is_reported():
     postprocess = DetectionPostProcess(num_classes=3)
     with pytest.raises(ValueError, match="num_classes=3"):
         postprocess(np.zeros([1, 4, 4]), np.zeros([1, 4, 2]), np.zeros([4, 4]))
+
+
+def test_detections_per_class_reaches_the_kernel():
+    # The converter drops `detections_per_class` (LiteRT then keeps 100 per class); the
+    # exporter writes `kernel_options()` into the op, so the kernel keeps what was asked.
+    num_classes, per_class = 3, 2
+    rng = np.random.default_rng(7)
+    anchors = _random_anchors(rng)
+    anchors[:, 2:] = 0.01  # tiny, far apart: nothing suppresses anything
+    postprocess = DetectionPostProcess(
+        num_classes=num_classes,
+        max_detections=MAX_DETECTIONS,
+        detections_per_class=per_class,
+        use_regular_nms=True,
+    )
+    content = _convert_postprocess(postprocess, anchors, num_classes)
+    assert "detections_per_class" not in read_custom_options(content, POSTPROCESS_OP_NAME)
+    fixed = set_custom_options(content, POSTPROCESS_OP_NAME, postprocess.kernel_options())
+    assert read_custom_options(fixed, POSTPROCESS_OP_NAME) == postprocess.kernel_options()
+    encodings = np.zeros([1, NUM_ANCHORS, 4], np.float32)
+    scores = rng.uniform(0.5, 0.9, size=(1, NUM_ANCHORS, num_classes)).astype(np.float32)
+    counts = {}
+    for name, model in (("converted", content), ("fixed", fixed)):
+        runner = Interpreter(model_content=model, num_threads=1).get_signature_runner(
+            "serving_default"
+        )
+        lite = runner(encodings=encodings, scores=scores)
+        count = int(lite["num_detections"][0])
+        counts[name] = np.bincount(lite["classes"][0, :count].astype(int), minlength=num_classes)
+    assert counts["converted"].max() > per_class  # the kernel's default of 100 per class
+    np.testing.assert_array_equal(counts["fixed"], [per_class] * num_classes)
+    reference = postprocess(encodings, scores, anchors)
+    assert int(reference["num_detections"][0]) == per_class * num_classes

@@ -29,9 +29,9 @@ NMS flavours:
   box can suppress an overlapping box of another class. Much faster with many classes;
   what mobile SSD exports use.
 
-LiteRT's regular-NMS kernel loses whole classes when the interpreter runs on more than one
-thread (seen with ai-edge-litert 2.3 and TensorFlow 2.21; TensorFlow issue 56058), which
-is why `export_tflite` writes the fast flavour unless asked otherwise.
+LiteRT's regular-NMS kernel skips one class when the interpreter runs on several threads;
+`export_tflite` lays the score columns out so that it skips none (`class_column_layout`,
+where the kernel bug is explained).
 """
 
 from __future__ import annotations
@@ -151,6 +151,7 @@ class DetectionPostProcess:
         max_detections: int | None = None,
         nms_score_threshold: float | None = None,
         nms_iou_threshold: float | None = None,
+        detections_per_class: int | None = None,
     ) -> DetectionPostProcess:
         """The op that reproduces a model's `DetectionDecoder` with its `BoxCoder`.
 
@@ -163,9 +164,11 @@ class DetectionPostProcess:
             max_detections: None: the decoder's.
             nms_score_threshold: None: the decoder's `score_threshold`.
             nms_iou_threshold: None: the decoder's.
+            detections_per_class: None: `max_detections` (the Keras decoder has no
+                per-class cap).
 
         Returns:
-            A `DetectionPostProcess`; `detections_per_class = max_detections`.
+            A `DetectionPostProcess`.
         """
         max_detections = (
             detection_decoder.max_detections if max_detections is None else max_detections
@@ -174,7 +177,9 @@ class DetectionPostProcess:
         return cls(
             num_classes=num_classes,
             max_detections=max_detections,
-            detections_per_class=max_detections,
+            detections_per_class=(
+                max_detections if detections_per_class is None else detections_per_class
+            ),
             use_regular_nms=(
                 detection_decoder.class_wise_nms if use_regular_nms is None else use_regular_nms
             ),
@@ -199,6 +204,27 @@ class DetectionPostProcess:
         """N, rows of each output: `max_detections * max_classes_per_detection`."""
         return self.max_detections * self.max_classes_per_detection
 
+    def kernel_options(self) -> dict:
+        """The op's attributes as the kernel reads them from its flexbuffer options.
+
+        The converter writes the options from `implements_signature` but drops
+        `detections_per_class` (LiteRT then uses 100); the exporter rewrites the options
+        with this dict, so the kernel runs what was asked.
+        """
+        return {
+            "max_detections": self.max_detections,
+            "max_classes_per_detection": self.max_classes_per_detection,
+            "detections_per_class": self.detections_per_class,
+            "use_regular_nms": self.use_regular_nms,
+            "nms_score_threshold": self.nms_score_threshold,
+            "nms_iou_threshold": self.nms_iou_threshold,
+            "y_scale": self.y_scale,
+            "x_scale": self.x_scale,
+            "h_scale": self.h_scale,
+            "w_scale": self.w_scale,
+            "num_classes": self.num_classes,
+        }
+
     def implements_signature(self) -> str:
         """The `experimental_implements` string: the op name and its attributes.
 
@@ -207,24 +233,15 @@ class DetectionPostProcess:
             "max_detections" value { i: 100 } } ...`, which the converter turns into the
             custom op's attributes.
         """
-        attributes = [
-            ("max_detections", "i", self.max_detections),
-            ("max_classes_per_detection", "i", self.max_classes_per_detection),
-            ("detections_per_class", "i", self.detections_per_class),
-            ("use_regular_nms", "b", "true" if self.use_regular_nms else "false"),
-            ("nms_score_threshold", "f", repr(self.nms_score_threshold)),
-            ("nms_iou_threshold", "f", repr(self.nms_iou_threshold)),
-            ("y_scale", "f", repr(self.y_scale)),
-            ("x_scale", "f", repr(self.x_scale)),
-            ("h_scale", "f", repr(self.h_scale)),
-            ("w_scale", "f", repr(self.w_scale)),
-            ("num_classes", "i", self.num_classes),
-        ]
         parts = [f'name: "{POSTPROCESS_OP_NAME}"']
-        parts += [
-            f'attr {{ key: "{key}" value {{ {kind}: {value} }} }}'
-            for key, kind, value in attributes
-        ]
+        for key, value in self.kernel_options().items():
+            if isinstance(value, bool):
+                kind, text = "b", "true" if value else "false"
+            elif isinstance(value, int):
+                kind, text = "i", str(value)
+            else:
+                kind, text = "f", repr(value)
+            parts.append(f'attr {{ key: "{key}" value {{ {kind}: {text} }} }}')
         return " ".join(parts)
 
     def get_config(self) -> dict:

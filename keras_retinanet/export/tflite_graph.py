@@ -134,7 +134,7 @@ def read_tflite_graph(model: bytes | str | os.PathLike) -> TFLiteGraph:
     tensors = [_tensor_info(i, t, buffers) for i, t in enumerate(subgraph.tensors)]
     ops = []
     for index, operator in enumerate(subgraph.operators or []):
-        op_type, is_custom = _op_name(model_object.operatorCodes[operator.opcodeIndex])
+        op_type, is_custom = op_code_name(model_object.operatorCodes[operator.opcodeIndex])
         ops.append(
             OpInfo(
                 index=index,
@@ -209,6 +209,34 @@ def read_custom_options(model: bytes | str | os.PathLike, op_type: str) -> dict 
     return None
 
 
+def set_custom_options(model: bytes, op_type: str, options: dict) -> bytes:
+    """Rewrites the flexbuffer options of every custom op `op_type`.
+
+    Args:
+        model: flatbuffer bytes.
+        op_type: the custom code, e.g. "TFLite_Detection_PostProcess".
+        options: the complete new options (`{"max_detections": 100, ...}`); Python bools,
+            ints and floats keep their flexbuffer types.
+
+    Returns:
+        The rewritten flatbuffer bytes.
+
+    Raises:
+        ValueError: the model has no such op.
+    """
+    model_object = flatbuffer_utils.convert_bytearray_to_object(bytearray(model))
+    encoded = np.frombuffer(flexbuffers.Dumps(dict(options)), np.uint8)
+    found = False
+    for operator in model_object.subgraphs[0].operators:
+        name, is_custom = op_code_name(model_object.operatorCodes[operator.opcodeIndex])
+        if is_custom and name == op_type:
+            operator.customOptions = encoded
+            found = True
+    if not found:
+        raise ValueError(f"The model has no {op_type!r} op.")
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model_object))
+
+
 def rewrite_io(
     model: bytes,
     input_names: dict[int, str],
@@ -251,7 +279,8 @@ def _read_bytes(model: bytes | str | os.PathLike) -> bytearray:
         return bytearray(file.read())
 
 
-def _op_name(op_code: schema.OperatorCodeT) -> tuple[str, bool]:
+def op_code_name(op_code: schema.OperatorCodeT) -> tuple[str, bool]:
+    """`(name, is_custom)` of an operator code: "CONV_2D" or the custom code."""
     # Old files only set the deprecated field, new ones set both (the deprecated one
     # saturated for codes above 127): the larger value is the real code.
     code = max(int(op_code.builtinCode), int(op_code.deprecatedBuiltinCode))
