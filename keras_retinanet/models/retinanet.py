@@ -297,6 +297,10 @@ class RetinaNet(keras.Model):
         Args:
             optimizer: a Keras optimizer; None: SGD(0.01, momentum 0.9), the paper's for
                 a batch of 16 (scale the rate linearly with the batch).
+                A fresh optimizer on a trained model (e.g. Adam after SGD) spikes the loss
+                in its first steps unless its rate warms up
+                (`keras_retinanet.training.WarmupStepDecay`; README, "Switching
+                optimizers").
             classification_loss: None: `FocalLoss()` (alpha 0.25, gamma 2). Any loss
                 taking `(class_targets [B, A], logits [B, A, K])`.
             box_loss: None: `SmoothL1Loss()`. Called as
