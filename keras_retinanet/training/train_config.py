@@ -5,20 +5,19 @@
 16 images, momentum 0.9, weight decay 1e-4, 90k iterations with drops at 60k and 80k, shorter
 side 800 / longer side <= 1333, horizontal flip). A recipe is a function returning a
 `TrainConfig` with a few fields replaced; the command line changes single fields
-(`--schedule.total_steps 1000`) through `keras_retinanet.cli.config_flags`. Configs are
+(`--schedule.total_steps 1000`) through `keras_retinanet.cli.config_flags`, which parses
+with `config_parsing` (the one home of typed-config parsing). Configs are
 immutable: change one with `dataclasses.replace`, never by assignment.
 
 Every class validates its own fields in `__post_init__` and `TrainConfig` checks the
 relations between sub-configs, so a bad combination fails before any TensorFlow work.
-`config_to_dict` / `config_from_dict` convert to and from JSON-ready dicts.
+`config_to_dict` / `config_from_dict` (from `config_parsing`) convert to and from
+JSON-ready dicts.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from keras_retinanet.callbacks.precise_batch_norm import DEFAULT_PRECISE_BN_IMAGES
@@ -37,6 +36,11 @@ from keras_retinanet.ops.box_matcher import (
     DEFAULT_FOREGROUND_IOU_THRESHOLD,
 )
 from keras_retinanet.presets import PRESETS
+from keras_retinanet.training.config_parsing import (  # noqa: F401 (re-exported)
+    config_from_dict,
+    config_to_dict,
+    unwrap_optional,
+)
 from keras_retinanet.training.coupled_weight_decay_sgd import NORM_PARAMETER_PATTERN
 from keras_retinanet.training.distribution_strategy import (
     STRATEGIES,
@@ -779,73 +783,3 @@ def with_total_steps(config: TrainConfig, steps: int) -> TrainConfig:
             for section, fields in sections.items()
         },
     )
-
-
-def config_to_dict(config: Any) -> dict[str, Any]:
-    """A dataclass config as a JSON-ready dict (tuples become lists)."""
-    return _to_jsonable(dataclasses.asdict(config))
-
-
-def _to_jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _to_jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_to_jsonable(item) for item in value]
-    return value
-
-
-def config_from_dict(cls: type, data: Mapping[str, Any]) -> Any:
-    """Rebuilds a dataclass config from `config_to_dict` output (or a part of it).
-
-    Args:
-        cls: the dataclass, e.g. `TrainConfig`.
-        data: field name -> value; nested configs as dicts, tuples as lists. Missing fields
-            take their defaults.
-
-    Returns:
-        The config, validated by its `__post_init__`.
-
-    Raises:
-        ValueError: an unknown field name or a value of the wrong kind.
-    """
-    if not isinstance(data, Mapping):
-        raise ValueError(f"Expected a dict for {cls.__name__}; got {data!r}.")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ValueError(f"{cls.__name__} has no fields {unknown}; it has {sorted(fields)}.")
-    kwargs = {
-        name: _convert(hints[name], value, f"{cls.__name__}.{name}") for name, value in data.items()
-    }
-    return cls(**kwargs)
-
-
-def _convert(hint: Any, value: Any, where: str) -> Any:
-    if value is None:
-        if type(None) not in typing.get_args(hint) and hint is not type(None):
-            raise ValueError(f"{where} may not be None.")
-        return None
-    hint = unwrap_optional(hint)
-    if dataclasses.is_dataclass(hint):
-        return config_from_dict(hint, value)
-    if typing.get_origin(hint) is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{where} must be a list; got {value!r}.")
-        args = typing.get_args(hint)
-        item_type = args[0]
-        return tuple(_convert(item_type, item, where) for item in value)
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint in (int, float, str, bool) and not isinstance(value, hint):
-        raise ValueError(f"{where} must be a {hint.__name__}; got {value!r}.")
-    return value
-
-
-def unwrap_optional(hint: Any) -> Any:
-    """`X` for a hint `X | None`, else the hint itself."""
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
-        if len(args) == 1:
-            return args[0]
-    return hint
