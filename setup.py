@@ -27,7 +27,16 @@ setup(
     ],
     extras_require={
         "test": ["pytest>=8,<10", "pytest-xdist>=3.6,<4"],
-        "dev": ["pytest>=8,<10", "pytest-xdist>=3.6,<4", "ruff>=0.8", "matplotlib>=3.8,<4"],
+        "dev": [
+            "pytest>=8,<10",
+            "pytest-xdist>=3.6,<4",
+            "ruff>=0.8",
+            "matplotlib>=3.8,<4",
+            "mediapipe>=1.2.2,<1.3",
+        ],
+        # The detector API of Android / iOS / web apps, for the conformance tests and
+        # tflite/check.py: MediaPipe Tasks' ObjectDetector runs the exported file.
+        "clients": ["mediapipe>=1.2.2,<1.3"],
         "plot": ["matplotlib>=3.8,<4"],
         # Parity tests and benchmarks against the peers: tf-models-official pins
         # tensorflow~=2.20 and pulls tf_keras, so it never belongs to the core.

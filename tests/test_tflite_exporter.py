@@ -185,18 +185,18 @@ def artifacts_dir() -> str:
 
 
 @pytest.mark.parametrize(
-    "use_regular_nms, threads", [(False, 2), (True, None)], ids=["fast_nms", "class_wise_nms"]
+    "use_regular_nms, threads", [(False, 2), (True, 4)], ids=["fast_nms", "class_wise_nms"]
 )
 def test_float32_detections_match_keras_predict(use_regular_nms, threads):
-    # Fast NMS (the default) equals the Keras decoder with class-agnostic NMS, on any
-    # number of threads; a class-wise file equals `predict` and runs on one thread.
+    # Fast NMS equals the Keras decoder with class-agnostic NMS and a class-wise file
+    # equals `predict`, on several threads (test_conformance.py runs 1-8 and 12 classes).
     model = trained_tiny_model()
     path, _ = tiny_export("float32", use_regular_nms)
     images, _, _ = synthetic_scenes()
     keras_detections = keras_detections_with_nms(model, images, class_wise=use_regular_nms)
     detector = TFLiteDetector(path, num_threads=threads)
     assert detector.uses_regular_nms == use_regular_nms
-    assert detector.num_threads == (1 if use_regular_nms else 2)
+    assert detector.num_threads == threads
     lite_detections = detector.predict(images)
 
     for index in range(len(images)):
@@ -229,12 +229,11 @@ def test_keras_letterbox_detector_takes_the_files_nms_flavour():
     assert model.detection_decoder.class_wise_nms  # the model's own decoder is untouched
 
 
-def test_class_wise_nms_file_refuses_several_threads():
-    path, _ = tiny_export("float32", use_regular_nms=True)
-    with pytest.raises(ValueError, match="drops whole classes"):
-        TFLiteDetector(path, num_threads=2)
-    # Timing only (tflite/benchmark.py) may run it on several threads.
-    assert TFLiteDetector(path, num_threads=2, allow_regular_nms_threads=True).num_threads == 2
+def test_export_default_is_the_model_decoders_class_wise_nms(tmp_path):
+    model = trained_tiny_model()
+    report = export_tflite(model, str(tmp_path / "default.tflite"), image_size=TINY_SIZE)
+    assert report.use_regular_nms == model.detection_decoder.class_wise_nms is True
+    assert TFLiteDetector(report.path).uses_regular_nms
 
 
 def test_detect_maps_boxes_back_to_the_original_image():

@@ -4,8 +4,10 @@ Example:
     python tflite/export.py --model m.keras --size 320 --quantize int8 --out m.tflite \
         --calibration-data coco:val/annotations.json --num-calibration-images 200
 
-Writes the model, its labels file (`m.labels.txt`) and prints what was written (inputs,
-outputs, op counts, layers kept in float). `--report-json` also saves that as JSON.
+Writes the model (with TFLite Model Metadata: MediaPipe Tasks and the Task Library read
+it), its labels file (`m.labels.txt`, for pycoral and other clients) and prints what was
+written (inputs, outputs, op counts, layers kept in float, XNNPACK fixes). `--report-json`
+also saves that as JSON. `tflite/check.py m.tflite` then runs it in every client.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from keras_retinanet.export.tflite_exporter import (
 )
 
 NO_FALLBACK = "none"
+NMS_MODEL, NMS_CLASS_WISE, NMS_FAST = "model", "class-wise", "fast"
+_USE_REGULAR_NMS = {NMS_MODEL: None, NMS_CLASS_WISE: True, NMS_FAST: False}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,12 +72,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--fallback-error-ratio", type=float, default=DEFAULT_ERROR_RATIO_THRESHOLD)
     parser.add_argument(
-        "--regular-nms",
-        action="store_true",
-        help="class-wise NMS (use_regular_nms=true) instead of the default class-agnostic fast "
-        "NMS; LiteRT's class-wise kernel is only correct on one interpreter thread",
+        "--nms",
+        choices=(NMS_MODEL, NMS_CLASS_WISE, NMS_FAST),
+        default=NMS_MODEL,
+        help="NMS inside the file: the model decoder's flavour (class-wise by default), "
+        "class-wise (correct on 1-8 LiteRT threads), or fast (class-agnostic, cheaper with "
+        "many classes; a box may suppress another class's box)",
     )
     parser.add_argument("--max-detections", type=int, help="default: the model decoder's")
+    parser.add_argument(
+        "--detections-per-class",
+        type=int,
+        help="class-wise NMS: boxes kept per class (default: --max-detections)",
+    )
+    parser.add_argument(
+        "--no-metadata",
+        action="store_true",
+        help="do not write TFLite Model Metadata (MediaPipe / Task Library need it)",
+    )
     parser.add_argument("--score-threshold", type=float, help="default: the model decoder's")
     parser.add_argument("--iou-threshold", type=float, help="default: the model decoder's")
     parser.add_argument("--report-json", help="also write the export report as JSON here")
@@ -118,8 +134,10 @@ def main(argv: list[str] | None = None) -> int:
             representative_images=representative,
             num_calibration_images=args.num_calibration_images,
             labels=labels,
-            use_regular_nms=args.regular_nms,
+            use_regular_nms=_USE_REGULAR_NMS[args.nms],
             max_detections=args.max_detections,
+            detections_per_class=args.detections_per_class,
+            metadata=not args.no_metadata,
             score_threshold=args.score_threshold,
             iou_threshold=args.iou_threshold,
             float_fallback=fallback,

@@ -1,5 +1,6 @@
 """Export of a RetinaNet to LiteRT (`.tflite`) for Android and Coral Edge TPU deployment."""
 
+from keras_retinanet.export.class_column_layout import ClassColumnLayout
 from keras_retinanet.export.detection_postprocess import (
     POSTPROCESS_OP_NAME,
     DetectionPostProcess,
@@ -25,13 +26,17 @@ from keras_retinanet.export.tflite_exporter import (
     labels_path_for,
 )
 from keras_retinanet.export.tflite_graph import TFLiteGraph, read_tflite_graph
+from keras_retinanet.export.tflite_metadata import DetectorMetadata, read_metadata
 from keras_retinanet.export.tflite_model_runner import TFLiteDetector
+from keras_retinanet.export.xnnpack_compatibility import XnnpackIssue, find_xnnpack_issues
 
 __all__ = [
     "OUTPUT_NAMES",
     "POSTPROCESS_OP_NAME",
     "QUANTIZATION_MODES",
+    "ClassColumnLayout",
     "DetectionPostProcess",
+    "DetectorMetadata",
     "EdgeTpuReadiness",
     "ExportError",
     "ExportReport",
@@ -40,13 +45,16 @@ __all__ = [
     "QuantizationLayerError",
     "TFLiteDetector",
     "TFLiteGraph",
+    "XnnpackIssue",
     "anchors_to_center_size",
     "check_edgetpu_readiness",
     "evaluate_detector_on_elements",
     "export_tflite",
+    "find_xnnpack_issues",
     "keras_letterbox_detector",
     "labels_path_for",
     "letterbox",
     "measure_layer_errors",
+    "read_metadata",
     "read_tflite_graph",
 ]

@@ -48,9 +48,11 @@ from typing import Any
 import keras
 import numpy as np
 import tensorflow as tf
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 from tensorflow.lite.python import convert as tflite_convert
 from tensorflow.lite.tools import flatbuffer_utils
 
+from keras_retinanet.export.class_column_layout import ClassColumnLayout
 from keras_retinanet.export.detection_postprocess import (
     BOXES,
     CLASSES,
@@ -66,7 +68,16 @@ from keras_retinanet.export.quantization_fallback import (
     QuantizationLayerError,
     measure_layer_errors,
 )
-from keras_retinanet.export.tflite_graph import read_tflite_graph, rewrite_io
+from keras_retinanet.export.tflite_graph import (
+    read_tflite_graph,
+    rewrite_io,
+    set_custom_options,
+)
+from keras_retinanet.export.tflite_metadata import DetectorMetadata, add_metadata
+from keras_retinanet.export.xnnpack_compatibility import (
+    find_xnnpack_issues,
+    raise_output_scales,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -163,8 +174,15 @@ class ExportReport:
         layer_errors: int8 with `float_fallback="auto"`: the measured per-layer errors,
             worst first (`QuantizationLayerError`).
         op_summary: `{op type: count}` of the written graph.
-        labels_path: the labels file written next to the model.
+        labels_path: the labels file written next to the model (the label map, one
+            line per score column).
         num_calibration_images: images used to calibrate ("int8"), else 0.
+        use_regular_nms: the file runs class-wise NMS.
+        label_map: one name per score column of the post-process op (class-wise files
+            with more than 2 classes hold `"???"` placeholder columns).
+        xnnpack_fixes: int8: ops whose output scale was raised so that XNNPACK accepts
+            them (the issue before the fix).
+        has_metadata: TFLite Model Metadata was written.
     """
 
     path: str
@@ -180,6 +198,10 @@ class ExportReport:
     op_summary: dict[str, int]
     labels_path: str
     num_calibration_images: int
+    use_regular_nms: bool = False
+    label_map: tuple[str, ...] = ()
+    xnnpack_fixes: tuple[str, ...] = ()
+    has_metadata: bool = False
 
     def summary(self) -> str:
         """A human-readable multi-line description."""
@@ -199,6 +221,11 @@ class ExportReport:
             lines.append(f"  calibrated on {self.num_calibration_images} images")
             kept = ", ".join(self.float_ops) if self.float_ops else "none"
             lines.append(f"  layers kept in float: {kept}")
+        nms = "class-wise (1-8 threads)" if self.use_regular_nms else "fast, class-agnostic"
+        lines.append(f"  NMS: {nms}")
+        for fix in self.xnnpack_fixes:
+            lines.append(f"  output scale raised for XNNPACK: {fix}")
+        lines.append(f"  metadata: {'written' if self.has_metadata else 'none'}")
         lines.append(f"  labels: {self.labels_path}")
         return "\n".join(lines)
 
@@ -217,13 +244,17 @@ def export_tflite(
     representative_images: Any = None,
     num_calibration_images: int = DEFAULT_NUM_CALIBRATION_IMAGES,
     labels: Sequence[str] | None = None,
-    use_regular_nms: bool = False,
+    use_regular_nms: bool | None = None,
     max_detections: int | None = None,
+    detections_per_class: int | None = None,
     score_threshold: float | None = None,
     iou_threshold: float | None = None,
     float_fallback: str | Sequence[str] | None = None,
     fallback_error_ratio: float = DEFAULT_ERROR_RATIO_THRESHOLD,
     batch_size: int = SUPPORTED_BATCH_SIZE,
+    metadata: bool = True,
+    model_name: str | None = None,
+    model_description: str | None = None,
 ) -> ExportReport:
     """Converts a RetinaNet to a `.tflite` with the detection post-process op at the end.
 
@@ -244,18 +275,19 @@ def export_tflite(
         num_calibration_images: most images taken from `representative_images`.
         labels: K class names for the labels file. None: "class_0",
             "class_1", ...
-        use_regular_nms: class-wise NMS (True, as the Keras decoder by default) or
-            LiteRT's fast class-agnostic NMS (False, the default: each anchor keeps its
-            best class, one NMS over all boxes; it matches the Keras decoder with
-            `class_wise_nms=False` exactly). LiteRT's class-wise kernel loses whole classes
-            when the interpreter runs on more than one thread (TensorFlow issue 56058), and
-            phones run detectors on 2-4 threads; a class-wise file is only correct on one
-            thread (`TFLiteDetector` enforces it). Fast NMS costs accuracy where objects
-            of different classes overlap or the class is uncertain: measured 1.3 AP on the
-            shapes demo model and 6.3 AP (23.0 -> 16.7) on a MobileNetV2 FPN-Lite 320
-            trained 480 steps (benchmarks/MOBILE.md). Where the interpreter runs on one
-            thread (e.g. a Coral pipeline), prefer `use_regular_nms=True`.
+        use_regular_nms: None: the model decoder's flavour (class-wise, the paper's and
+            the Keras default). True: class-wise NMS; the classes are spread over score
+            columns so that LiteRT's multi-threaded class-wise kernel, which skips one
+            column per thread count, skips only placeholder columns: the file is correct
+            on 1-8 threads (`class_column_layout`; the label map carries `"???"` entries
+            there, as COCO label maps carry gaps). False: LiteRT's fast class-agnostic NMS
+            (each anchor keeps its best class, one NMS over all boxes; equals the Keras
+            decoder with `class_wise_nms=False`), cheaper with many classes but a box can
+            suppress an overlapping box of another class.
         max_detections: N. None: the decoder's (100).
+        detections_per_class: class-wise NMS: most boxes kept per class before the best
+            N over all classes. None: N (what the Keras decoder does). Written into the
+            op's options (the converter drops it, and LiteRT then uses 100).
         score_threshold: None: the decoder's (0.05).
         iou_threshold: None: the decoder's (0.5).
         float_fallback: "int8" only: layers to keep in float. None: none. "auto": measure
@@ -267,6 +299,16 @@ def export_tflite(
         fallback_error_ratio: threshold of `float_fallback="auto"`, in quantization steps
             (pure rounding gives ~0.29).
         batch_size: must be 1 (the post-process op is batch-1 only).
+        metadata: write TFLite Model Metadata (input image and normalisation, the four
+            outputs, the label map as an associated file), which MediaPipe Tasks'
+            `ObjectDetector`, the TFLite Task Library and Android Studio require.
+        model_name: the metadata's model name. None: the Keras model's name.
+        model_description: the metadata's description. None: a generated summary.
+
+    Every file is loaded and run once with LiteRT's default delegate (XNNPACK) and
+    without delegates before it is written. For int8, quantized ops whose scales break
+    XNNPACK's limits are fixed by raising their output scale
+    (`xnnpack_compatibility`); what cannot be fixed fails the export, naming the layers.
 
     Returns:
         An `ExportReport`.
@@ -275,7 +317,8 @@ def export_tflite(
         ExportError: unsupported quantization name, batch size != 1, dynamic input size
             without `image_size`, an `image_size` the model's static input disagrees
             with, labels that do not match `num_classes`, "int8" without representative
-            images, options given for a mode that does not use them.
+            images, options given for a mode that does not use them, a file that LiteRT
+            cannot load or run (with the layers XNNPACK refuses).
     """
     mode = _parse_quantization(quantization)
     height, width = _resolve_image_size(model, image_size)
@@ -302,19 +345,27 @@ def export_tflite(
         if float_fallback is not None:
             raise ExportError(f"float_fallback only applies to 'int8', not {mode.value!r}.")
 
+    if use_regular_nms is None:
+        use_regular_nms = bool(model.detection_decoder.class_wise_nms)
+    layout = (
+        ClassColumnLayout.thread_safe(model.num_classes)
+        if use_regular_nms
+        else ClassColumnLayout.identity(model.num_classes)
+    )
     postprocess = DetectionPostProcess.from_model(
-        model.num_classes,
+        layout.num_columns,
         model.box_coder,
         model.detection_decoder,
         use_regular_nms=use_regular_nms,
         max_detections=max_detections,
+        detections_per_class=detections_per_class,
         nms_score_threshold=score_threshold,
         nms_iou_threshold=iou_threshold,
     )
     anchors = _normalised_anchors(model, height, width)
 
     with tempfile.TemporaryDirectory(prefix="retinanet_savedmodel_") as saved_model_dir:
-        _write_saved_model(model, postprocess, anchors, (height, width), saved_model_dir)
+        _write_saved_model(model, postprocess, layout, anchors, (height, width), saved_model_dir)
         converter = tf.lite.TFLiteConverter.from_saved_model(
             saved_model_dir, signature_keys=[SIGNATURE_KEY]
         )
@@ -333,13 +384,30 @@ def export_tflite(
             content = _convert_float(converter, mode)
 
     content = _finalize_io(content, fix_pixel_input=mode is Quantization.INT8)
+    content = set_custom_options(content, POSTPROCESS_OP_NAME, postprocess.kernel_options())
+    content, xnnpack_fixes = raise_output_scales(content)
+    for issue in xnnpack_fixes:
+        logger.info("raised the output scale for XNNPACK: %s", issue)
+    _check_litert_runs(content)
+    label_map = layout.labels(class_names)
+    if metadata:
+        content = add_metadata(
+            content,
+            DetectorMetadata(
+                name=model_name or model.name,
+                description=model_description
+                or _describe(model, mode, (height, width), use_regular_nms),
+                labels=tuple(label_map),
+                image_size=(height, width),
+            ),
+        )
     output_path = os.fspath(output_path)
     directory = os.path.dirname(output_path)
     if directory:
         os.makedirs(directory, exist_ok=True)
     labels_path = labels_path_for(output_path)
     with open(labels_path, "w", encoding="utf-8") as file:
-        file.write("".join(f"{name}\n" for name in class_names))
+        file.write("".join(f"{name}\n" for name in label_map))
     with open(output_path, "wb") as file:
         file.write(content)
 
@@ -358,6 +426,10 @@ def export_tflite(
         op_summary=graph.op_counts(),
         labels_path=labels_path,
         num_calibration_images=num_calibrated,
+        use_regular_nms=use_regular_nms,
+        label_map=tuple(label_map),
+        xnnpack_fixes=tuple(str(issue) for issue in xnnpack_fixes),
+        has_metadata=bool(metadata),
     )
 
 
@@ -450,16 +522,17 @@ def _normalised_anchors(model: keras.Model, height: int, width: int) -> np.ndarr
 def _write_saved_model(
     model: keras.Model,
     postprocess: DetectionPostProcess,
+    layout: ClassColumnLayout,
     anchors: np.ndarray,
     image_size: tuple[int, int],
     directory: str,
 ) -> None:
-    """Writes model -> sigmoid -> post-process as a SavedModel with one signature."""
+    """Writes model -> sigmoid -> score columns -> post-process as a SavedModel."""
     anchors_constant = tf.constant(anchors, tf.float32)
 
     def serve(images: tf.Tensor) -> dict[str, tf.Tensor]:
         raw = model(images, training=False)
-        class_scores = tf.sigmoid(tf.cast(raw["classification"], tf.float32))
+        class_scores = _to_columns(tf.sigmoid(tf.cast(raw["classification"], tf.float32)), layout)
         box_encodings = tf.cast(raw["box"], tf.float32)
         detections = postprocess(box_encodings, class_scores, anchors_constant)
         return {name: detections[key] for name, key in _OUTPUT_OF_POSTPROCESS.items()}
@@ -474,6 +547,60 @@ def _write_saved_model(
         ],
     )
     archive.write_out(directory, verbose=False)
+
+
+def _to_columns(class_scores: tf.Tensor, layout: ClassColumnLayout) -> tf.Tensor:
+    """`[1, A, K]` scores -> `[1, A, C]` score columns (zeros in placeholder columns)."""
+    if layout.is_identity:
+        return class_scores
+    pieces, start = [], 0
+    columns = layout.column_classes
+    while start < len(columns):
+        end = start
+        placeholder = columns[start] < 0
+        while end < len(columns) and (columns[end] < 0) == placeholder:
+            end += 1
+        if placeholder:
+            pieces.append(tf.zeros_like(class_scores[..., : end - start]))
+        else:
+            pieces.append(class_scores[..., columns[start] : columns[end - 1] + 1])
+        start = end
+    return tf.concat(pieces, axis=-1)
+
+
+def _check_litert_runs(content: bytes) -> None:
+    """Loads and runs the file with LiteRT's default delegate and without delegates."""
+    issues = find_xnnpack_issues(content)
+    if issues:
+        raise ExportError(
+            "XNNPACK, LiteRT's default delegate, would refuse these quantized layers, so the "
+            "file would fail to load on Android: "
+            + "; ".join(str(i) for i in issues)
+            + ". Calibrate on more varied images of the real input pipeline, or keep the "
+            "layers in float (float_fallback=[names])."
+        )
+    for resolver in (OpResolverType.AUTO, OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES):
+        try:
+            interpreter = Interpreter(model_content=content, experimental_op_resolver_type=resolver)
+            interpreter.allocate_tensors()
+            detail = interpreter.get_input_details()[0]
+            interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+            interpreter.invoke()
+        except (RuntimeError, ValueError) as error:
+            raise ExportError(
+                f"LiteRT ({resolver.name}) cannot load or run the converted file: {error}"
+            ) from error
+
+
+def _describe(
+    model: keras.Model, mode: Quantization, image_size: tuple[int, int], class_wise: bool
+) -> str:
+    nms = "class-wise" if class_wise else "class-agnostic (fast)"
+    return (
+        f"RetinaNet detector ({model.num_classes} classes, {mode.value}, input "
+        f"{image_size[0]}x{image_size[1]} RGB 0..255) with {nms} NMS inside the file "
+        "(TFLite_Detection_PostProcess), exported by keras-retinanet."
+    )
 
 
 # ---------------------------------------------------------------------------- conversion

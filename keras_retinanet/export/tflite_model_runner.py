@@ -14,9 +14,14 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter, load_delegate
+from ai_edge_litert.interpreter import Interpreter, OpResolverType, load_delegate
 
 from keras_retinanet.evaluation.detections_to_original import rescale_detections
+from keras_retinanet.export.class_column_layout import (
+    MAX_SAFE_THREADS,
+    PLACEHOLDER_LABEL,
+    ClassColumnLayout,
+)
 from keras_retinanet.export.detection_postprocess import POSTPROCESS_OP_NAME
 from keras_retinanet.export.letterbox import letterbox
 from keras_retinanet.export.tflite_exporter import (
@@ -29,6 +34,7 @@ from keras_retinanet.export.tflite_exporter import (
     labels_path_for,
 )
 from keras_retinanet.export.tflite_graph import read_custom_options, read_op_codes
+from keras_retinanet.export.tflite_metadata import read_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +42,9 @@ logger = logging.getLogger(__name__)
 EDGETPU_LIBRARIES = ("libedgetpu.so.1", "libedgetpu.1.dylib", "edgetpu.dll")
 # Custom op the Edge TPU compiler puts in a compiled model.
 EDGETPU_CUSTOM_OP = "edgetpu-custom-op"
-# LiteRT's class-wise ("regular") NMS kernel drops whole classes when the interpreter runs
-# with more than one thread (seen with ai-edge-litert 2.3 and TensorFlow 2.21's tf.lite;
-# upstream TensorFlow issue 56058): files with `use_regular_nms` run on one thread.
-REGULAR_NMS_SAFE_THREADS = 1
+# A class-wise file whose score columns are not laid out for several threads (exported
+# before the layout existed) runs on one (see `class_column_layout`).
+SINGLE_THREAD = 1
 # Value of the class of padded detection rows (as `DetectionDecoder`).
 PADDED_CLASS = -1
 BOX_SIZE = 4
@@ -61,28 +66,35 @@ class TFLiteDetector:
 
     Args:
         model_path: the `.tflite` file (`*_edgetpu.tflite` for a compiled Edge TPU model).
-        num_threads: CPU threads of the interpreter (None: LiteRT's default, or 1 for a
-            file with class-wise NMS).
+        num_threads: CPU threads of the interpreter. None: LiteRT's default for fast-NMS
+            files; for class-wise files the most threads (up to the CPU count) on which
+            LiteRT's class-wise kernel processes every class (see `class_column_layout`).
         use_edgetpu: None: load the Edge TPU delegate when `libedgetpu` is present;
             True: require it (raises if it cannot be loaded); False: CPU only. A model
             compiled by `edgetpu_compiler` always requires it.
-        labels: class names; None: read the labels file next to the model if present.
-        allow_regular_nms_threads: run a file whose post-process op uses class-wise
-            ("regular") NMS on more than one thread anyway. LiteRT's regular-NMS kernel
-            loses whole classes on several threads, so this is refused by default; allow
-            it only to time the file (`tflite/benchmark.py`), never for its detections.
+        labels: the K class names; None: the file's metadata label map, else the labels
+            file next to the model, else none.
+        allow_regular_nms_threads: run a class-wise file on a thread count on which
+            LiteRT's kernel would skip a class anyway; allow it only to time the file
+            (`tflite/benchmark.py`), never for its detections.
+        use_default_delegate: True: LiteRT's default delegate (XNNPACK, what Android
+            applies); False: the builtin kernels only.
 
     Attributes:
         input_size: `(H, W)` of the static input.
         input_dtype: NumPy dtype of the input (uint8 for int8 models, else float32).
         max_detections: N, rows of the outputs.
-        labels: class names (empty when unknown).
+        labels: the K class names (empty when unknown).
+        layout: the `ClassColumnLayout` of the file's score columns; `predict` returns
+            class ids, not columns.
+        metadata: the file's `DetectorMetadata` (None without metadata).
         uses_edgetpu: the Edge TPU delegate is loaded.
         uses_regular_nms: the post-process op runs class-wise NMS.
 
     Raises:
-        ValueError: `num_threads` > 1 for a file with class-wise NMS (see
-            `allow_regular_nms_threads`), a file without the serving signature.
+        ValueError: a class-wise file on a thread count on which LiteRT's kernel skips
+            one of its classes (see `allow_regular_nms_threads`), a file without the
+            serving signature.
         FileNotFoundError: no file at `model_path`.
     """
 
@@ -93,6 +105,7 @@ class TFLiteDetector:
         use_edgetpu: bool | None = None,
         labels: Sequence[str] | None = None,
         allow_regular_nms_threads: bool = False,
+        use_default_delegate: bool = True,
     ):
         self.model_path = os.fspath(model_path)
         if not os.path.isfile(self.model_path):
@@ -103,17 +116,20 @@ class TFLiteDetector:
             content = file.read()  # parsed twice below, read once
         options = read_custom_options(content, POSTPROCESS_OP_NAME) or {}
         self.uses_regular_nms = bool(options.get("use_regular_nms", False))
+        self.metadata = read_metadata(content)
+        label_map = (
+            list(self.metadata.labels)
+            if self.metadata is not None
+            else _read_labels(self.model_path)
+        )
+        num_columns = int(options.get("num_classes", len(label_map)))
+        self.layout = (
+            ClassColumnLayout.from_labels(label_map)
+            if len(label_map) == num_columns
+            else ClassColumnLayout.identity(num_columns)
+        )
         if self.uses_regular_nms and not allow_regular_nms_threads:
-            if num_threads is None:
-                num_threads = REGULAR_NMS_SAFE_THREADS
-            elif num_threads > REGULAR_NMS_SAFE_THREADS:
-                raise ValueError(
-                    f"{self.model_path} runs class-wise (regular) NMS, and LiteRT's kernel for "
-                    f"it drops whole classes when the interpreter has more than one thread "
-                    f"(TensorFlow issue 56058); got num_threads={num_threads}. Run it with "
-                    f"num_threads=1, or export with use_regular_nms=False (the default: "
-                    f"class-agnostic NMS, correct on any number of threads)."
-                )
+            num_threads = self._class_wise_threads(num_threads)
         self.num_threads = num_threads
         compiled_for_edgetpu = EDGETPU_CUSTOM_OP in read_op_codes(content)
         delegates = self._edgetpu_delegates(True if compiled_for_edgetpu else use_edgetpu)
@@ -122,6 +138,11 @@ class TFLiteDetector:
             model_path=self.model_path,
             num_threads=num_threads,
             experimental_delegates=delegates or None,
+            experimental_op_resolver_type=(
+                OpResolverType.AUTO
+                if use_default_delegate
+                else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            ),
         )
         signatures = self._interpreter.get_signature_list()
         if SIGNATURE_KEY not in signatures:
@@ -137,7 +158,27 @@ class TFLiteDetector:
         self.input_dtype = np.dtype(input_details["dtype"])
         output_details = self._runner.get_output_details()
         self.max_detections = int(output_details[OUTPUT_SCORES]["shape"][1])
-        self.labels = list(labels) if labels is not None else _read_labels(self.model_path)
+        self.labels = (
+            list(labels)
+            if labels is not None
+            else [name for name in label_map if name != PLACEHOLDER_LABEL]
+        )
+
+    def _class_wise_threads(self, num_threads: int | None) -> int:
+        """The thread count for a class-wise file; refuses one that would skip a class."""
+        if num_threads is None:
+            candidates = range(min(os.cpu_count() or 1, MAX_SAFE_THREADS), 0, -1)
+            return next(t for t in candidates if self.layout.safe_on(t))
+        if not self.layout.safe_on(num_threads):
+            raise ValueError(
+                f"{self.model_path} runs class-wise NMS, and on {num_threads} threads "
+                f"LiteRT's class-wise kernel never processes score column {num_threads}, "
+                f"which holds a class of this file (see "
+                f"keras_retinanet.export.class_column_layout). Files exported now are "
+                f"correct on 1-{MAX_SAFE_THREADS} threads; re-export this one, or run it with "
+                f"num_threads={SINGLE_THREAD}."
+            )
+        return num_threads
 
     @staticmethod
     def _edgetpu_delegates(use_edgetpu: bool | None) -> list:
@@ -220,7 +261,7 @@ class TFLiteDetector:
             np.asarray(outputs[OUTPUT_CLASSES], np.float32)[0], nan=PADDED_CLASS
         )
         classes = np.rint(np.clip(raw_classes, PADDED_CLASS, np.iinfo(np.int32).max // 2))
-        classes = classes.astype(np.int32)
+        classes = self.layout.to_classes(classes.astype(np.int32))
         return {
             "boxes": np.where(valid[:, np.newaxis], boxes, 0.0).astype(np.float32),
             "scores": np.where(valid, scores, 0.0).astype(np.float32),
