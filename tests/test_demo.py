@@ -12,6 +12,7 @@ import pytest
 from keras_retinanet.data import ShapesDataset
 from keras_retinanet.evaluation import evaluate_detector
 from keras_retinanet.export import TFLiteDetector
+from keras_retinanet.export.conformance_check import check_conformance
 from keras_retinanet.export.detector_evaluation import evaluate_detector_on_elements
 from recipes import demo
 
@@ -57,6 +58,12 @@ def test_demo_trains_scores_the_held_out_split_and_exports_a_working_int8_file(t
     )
     for name in OVERALL:
         assert summary["tflite_int8_metrics"][name] == pytest.approx(rescored[name], abs=1e-6)
+
+    # The file loads in every client (MediaPipe Tasks' ObjectDetector too, where installed:
+    # `make test` installs it) and agrees on 1-8 LiteRT threads (tests/test_conformance.py).
+    report = check_conformance(tflite_path, [held_out.render(i)[0] for i in range(2)])
+    assert report.ok, report.summary()
+    assert any(run.name == "mediapipe" for run in report.runs) or report.skipped
 
     # The PNG shows the first held-out images (boxes drawn over them at most).
     size = eval_spec.image_size

@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
+from keras_retinanet.export.class_column_layout import ClassColumnLayout
 from keras_retinanet.export.detection_postprocess import (
     POSTPROCESS_OP_NAME,
     DetectionPostProcess,
@@ -181,8 +182,7 @@ def test_litert_kernel_matches_the_reference(use_regular_nms):
 
 
 def test_fast_nms_kernel_is_correct_on_any_number_of_threads():
-    # LiteRT's class-wise kernel loses whole classes on several threads (TensorFlow issue
-    # 56058), so exports default to fast NMS: it must give the reference on 1, 2 and 4.
+    # Fast NMS must give the reference on 1, 2 and 4 threads.
     num_classes = 5
     rng = np.random.default_rng(5)
     anchors = _random_anchors(rng)
@@ -274,3 +274,35 @@ def test_detections_per_class_reaches_the_kernel():
     np.testing.assert_array_equal(counts["fixed"], [per_class] * num_classes)
     reference = postprocess(encodings, scores, anchors)
     assert int(reference["num_detections"][0]) == per_class * num_classes
+
+
+def test_class_wise_kernel_skips_column_t_on_t_threads_and_the_layout_avoids_it():
+    # The LiteRT bug `ClassColumnLayout` works around (class_column_layout.py): on T threads
+    # the class-wise kernel never processes score column T. One box per column here.
+    num_real = 5
+    layout = ClassColumnLayout.thread_safe(num_real)
+    rng = np.random.default_rng(3)
+    anchors = _random_anchors(rng)
+    anchors[:, 2:] = 0.01
+    encodings = np.zeros([1, NUM_ANCHORS, 4], np.float32)
+    for columns, expect_loss in ((num_real + 7, True), (layout.num_columns, False)):
+        postprocess = DetectionPostProcess(
+            num_classes=columns, max_detections=2 * columns, use_regular_nms=True
+        )
+        content = _convert_postprocess(postprocess, anchors, columns)
+        scores = np.zeros([1, NUM_ANCHORS, columns], np.float32)
+        # Identity: every column holds a class; the layout: only its class columns do.
+        holding = range(columns) if expect_loss else layout.class_columns
+        for anchor, column in enumerate(holding):
+            scores[0, anchor, column] = 0.9
+        for threads in range(1, 9):
+            runner = Interpreter(model_content=content, num_threads=threads).get_signature_runner(
+                "serving_default"
+            )
+            lite = runner(encodings=encodings, scores=scores)
+            found = set(lite["classes"][0, : int(lite["num_detections"][0])].astype(int).tolist())
+            missing = set(holding) - found
+            if expect_loss and threads > 1:
+                assert missing == {threads}, (threads, missing)
+            else:
+                assert not missing, (threads, missing)
