@@ -174,8 +174,16 @@ def check_conformance(
                 raise
             skipped.append("mediapipe: not installed (pip install mediapipe)")
         else:
+            score_tolerance = INT8_KERNEL_SCORE_TOLERANCE if int8 else MEDIAPIPE_SCORE_TOLERANCE
             runs.append(
-                _mediapipe_run(model_path, pixels, reference, reference_detector.labels, min_score)
+                _mediapipe_run(
+                    model_path,
+                    pixels,
+                    reference,
+                    reference_detector.labels,
+                    min_score,
+                    score_tolerance,
+                )
             )
 
     recall = None
