@@ -22,7 +22,7 @@ from keras_retinanet.export import OUTPUT_NAMES
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS_DIR = os.path.join(REPO_ROOT, "tflite")
-SCRIPTS = ("export.py", "evaluate.py", "benchmark.py", "detect.py")
+SCRIPTS = ("export.py", "check.py", "evaluate.py", "benchmark.py", "detect.py")
 # A script run (TensorFlow import included) must finish well within this.
 TIMEOUT_S = 300
 
@@ -248,3 +248,35 @@ def test_evaluate_sorts_objects_by_annotation_area_like_retinanet_evaluate(tmp_p
     assert metrics == pytest.approx(reference.result())
     assert metrics["APs"] == pytest.approx(1.0)
     assert metrics["APm"] == pytest.approx(0.0)
+
+
+def test_check_runs_the_file_in_every_client(keras_model_path, tmp_path):
+    images = tmp_path / "images"
+    images.mkdir()
+    scenes, _, _ = synthetic_scenes()
+    for index, image in enumerate(scenes):
+        PIL.Image.fromarray(image).save(images / f"scene_{index}.png")
+    path, _ = tiny_export("int8", use_regular_nms=True)
+    output = _ok(
+        run_script(
+            "check.py",
+            path,
+            "--data",
+            f"images:{images}",
+            "--model",
+            keras_model_path,
+            "--threads",
+            "1",
+            "2",
+            "3",
+        )
+    )
+    for run in ("litert-xnnpack-1", "litert-xnnpack-3", "litert-builtin-2"):
+        assert f"{run}: ok" in output
+    assert "per-class recall" in output
+    try:
+        import mediapipe  # noqa: F401
+    except ImportError:
+        assert "skipped mediapipe" in output
+    else:
+        assert "mediapipe: ok" in output
