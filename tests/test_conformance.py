@@ -45,10 +45,10 @@ except ImportError:  # pragma: no cover - make test installs it
 
 
 @functools.cache
-def many_class_model() -> keras.Model:
-    """The trained 2-class tiny model with 12 classes (class k = class k % 2, shifted)."""
+def many_class_model(num_classes: int = MANY_CLASSES) -> keras.Model:
+    """The trained 2-class tiny model with more classes (class k = class k % 2, shifted)."""
     source = trained_tiny_model()
-    model = build_tiny_model(num_classes=MANY_CLASSES)
+    model = build_tiny_model(num_classes=num_classes)
     model(np.zeros([1, TINY_SIZE, TINY_SIZE, 3], np.float32))
     for layer in model.layers:
         if layer.name != "classification_head":
@@ -65,15 +65,15 @@ def many_class_model() -> keras.Model:
     columns = [
         anchor * k_source + k % k_source
         for anchor in range(num_anchors)
-        for k in range(MANY_CLASSES)
+        for k in range(num_classes)
     ]
-    shift = np.tile([-LOGIT_STEP * (k // k_source) for k in range(MANY_CLASSES)], num_anchors)
+    shift = np.tile([-LOGIT_STEP * (k // k_source) for k in range(num_classes)], num_anchors)
     head.output_conv.set_weights([kernel[..., columns], bias[columns] + shift])
     return model
 
 
-def many_class_names() -> tuple[str, ...]:
-    return tuple(f"{TINY_CLASS_NAMES[k % 2]}_{k}" for k in range(MANY_CLASSES))
+def many_class_names(num_classes: int = MANY_CLASSES) -> tuple[str, ...]:
+    return tuple(f"{TINY_CLASS_NAMES[k % 2]}_{k}" for k in range(num_classes))
 
 
 @functools.cache
@@ -179,3 +179,24 @@ def test_thread_counts_that_would_skip_a_class_are_refused():
         TFLiteDetector(path, num_threads=9)
     # Timing only (tflite/benchmark.py) may run it there anyway.
     assert TFLiteDetector(path, num_threads=9, allow_regular_nms_threads=True).num_threads == 9
+
+
+@pytest.mark.parametrize("num_classes", [3, 5])
+def test_fewer_classes_than_placeholders_export_and_conform(tmp_path, num_classes):
+    # K between 3 and 7: fewer real classes than the 7 placeholder columns (the demo has 5).
+    path = str(tmp_path / f"classes_{num_classes}.tflite")
+    report = export_tflite(
+        many_class_model(num_classes),
+        path,
+        image_size=TINY_SIZE,
+        labels=many_class_names(num_classes),
+        use_regular_nms=True,
+    )
+    assert len(report.label_map) == num_classes + 7
+    result = check_conformance(path, scenes()[:2], thread_counts=(1, 2, 3, 8))
+    assert result.ok, result.summary()
+    classes = set()
+    for image in scenes():
+        out = TFLiteDetector(path, num_threads=3).predict(image)
+        classes |= set(out["classes"][0][: int(out["num_detections"][0])].tolist())
+    assert classes == set(range(num_classes))

@@ -561,7 +561,8 @@ def _to_columns(class_scores: tf.Tensor, layout: ClassColumnLayout) -> tf.Tensor
         while end < len(columns) and (columns[end] < 0) == placeholder:
             end += 1
         if placeholder:
-            pieces.append(tf.zeros_like(class_scores[..., : end - start]))
+            zero_column = tf.zeros_like(class_scores[..., :1])
+            pieces.append(tf.repeat(zero_column, end - start, axis=-1))
         else:
             pieces.append(class_scores[..., columns[start] : columns[end - 1] + 1])
         start = end
