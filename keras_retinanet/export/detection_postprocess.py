@@ -207,23 +207,12 @@ class DetectionPostProcess:
     def kernel_options(self) -> dict:
         """The op's attributes as the kernel reads them from its flexbuffer options.
 
-        The converter writes the options from `implements_signature` but drops
-        `detections_per_class` (LiteRT then uses 100); the exporter rewrites the options
-        with this dict, so the kernel runs what was asked.
+        The constructor arguments are named after the kernel's attributes, so these are
+        `get_config()`. The converter writes the options from `implements_signature` but
+        drops `detections_per_class` (LiteRT then uses 100); the exporter rewrites the
+        options with this dict, so the kernel runs what was asked.
         """
-        return {
-            "max_detections": self.max_detections,
-            "max_classes_per_detection": self.max_classes_per_detection,
-            "detections_per_class": self.detections_per_class,
-            "use_regular_nms": self.use_regular_nms,
-            "nms_score_threshold": self.nms_score_threshold,
-            "nms_iou_threshold": self.nms_iou_threshold,
-            "y_scale": self.y_scale,
-            "x_scale": self.x_scale,
-            "h_scale": self.h_scale,
-            "w_scale": self.w_scale,
-            "num_classes": self.num_classes,
-        }
+        return self.get_config()
 
     def implements_signature(self) -> str:
         """The `experimental_implements` string: the op name and its attributes.

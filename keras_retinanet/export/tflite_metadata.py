@@ -43,6 +43,8 @@ from flatbuffers import table as flatbuffer_table
 from tensorflow.lite.python import schema_py_generated as schema
 from tensorflow.lite.tools import flatbuffer_utils
 
+from keras_retinanet.export.tflite_graph import _read_bytes, _text
+
 # Name of the model metadata entry that holds the buffer (read by every metadata parser).
 METADATA_NAME = "TFLITE_METADATA"
 # File identifier of a `ModelMetadata` buffer.
@@ -558,18 +560,3 @@ class _Table:
             return []
         values = self._tab.GetVectorAsNumpy(flatbuffers.number_types.Float32Flags, offset)
         return [float(v) for v in values]
-
-
-def _read_bytes(model: bytes | str | os.PathLike) -> bytearray:
-    if isinstance(model, (bytes, bytearray)):
-        return bytearray(model)
-    with open(model, "rb") as file:
-        return bytearray(file.read())
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (bytes, bytearray)):
-        return value.decode("utf-8")
-    return str(value)
