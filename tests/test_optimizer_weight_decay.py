@@ -19,8 +19,14 @@ DECAY = 0.01
 
 def dense_with_norm():
     """A tiny model: Dense kernel/bias (decayed) and BatchNorm gamma/beta (exempt)."""
+    # Explicit names: the variable paths must not depend on what other tests built before.
     model = keras.Sequential(
-        [keras.Input((2,)), keras.layers.Dense(1, name="dense"), keras.layers.BatchNormalization()]
+        [
+            keras.Input((2,)),
+            keras.layers.Dense(1, name="dense"),
+            keras.layers.BatchNormalization(name="batch_normalization"),
+        ],
+        name="sequential",
     )
     model.get_layer("dense").set_weights([np.array([[2.0], [-1.0]]), np.array([0.5])])
     return model
